@@ -1,0 +1,14 @@
+# Compiler flags every gpumem target shares: strict warnings, optional -Werror and sanitizers.
+add_library(gpumem_options INTERFACE)
+target_compile_options(gpumem_options INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion -Wnon-virtual-dtor
+  -Wold-style-cast -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough)
+if(GPUMEM_WERROR)
+  target_compile_options(gpumem_options INTERFACE -Werror)
+endif()
+if(GPUMEM_SANITIZE)
+  target_compile_options(gpumem_options INTERFACE
+    -fsanitize=${GPUMEM_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  target_link_options(gpumem_options INTERFACE -fsanitize=${GPUMEM_SANITIZE})
+endif()
+install(TARGETS gpumem_options EXPORT gpumemTargets)
