@@ -44,7 +44,7 @@ struct MemoryFacts {
   std::uint64_t budget = 0;     // hard limit in force for the heap
   std::uint64_t usage = 0;      // bytes counted against that limit before the request
   PressureLevel pressure = PressureLevel::Low;
-  std::string tag;              // the request's tag; empty when the limit is the heap's
+  std::string tag;  // the request's tag; empty when the limit is the heap's
 };
 
 // A request would cross a hard budget (of a heap or of a tag). Nothing was allocated.
@@ -70,7 +70,8 @@ class OutOfMemory : public Error {
 // A file or stream that does not follow its format; names the source, field and byte offset.
 class FormatError : public Error {
  public:
-  FormatError(std::string source, std::string field, std::uint64_t offset, const std::string& problem);
+  FormatError(std::string source, std::string field, std::uint64_t offset,
+              const std::string& problem);
   const std::string& source() const noexcept { return source_; }
   const std::string& field() const noexcept { return field_; }
   std::uint64_t offset() const noexcept { return offset_; }

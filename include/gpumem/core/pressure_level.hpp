@@ -15,10 +15,14 @@ inline constexpr int kPressureLevelCount = 4;
 
 constexpr std::string_view to_string(PressureLevel level) {
   switch (level) {
-    case PressureLevel::Low: return "low";
-    case PressureLevel::Medium: return "medium";
-    case PressureLevel::High: return "high";
-    case PressureLevel::Critical: return "critical";
+    case PressureLevel::Low:
+      return "low";
+    case PressureLevel::Medium:
+      return "medium";
+    case PressureLevel::High:
+      return "high";
+    case PressureLevel::Critical:
+      return "critical";
   }
   return "unknown";
 }

@@ -1,0 +1,20 @@
+// Everything gpumem offers, in one include.
+#pragma once
+
+#include "gpumem/backend/device.hpp"
+#include "gpumem/backend/host_device.hpp"
+#include "gpumem/backend/registry.hpp"
+#include "gpumem/backend/sim_device.hpp"
+#include "gpumem/core/allocation_registry.hpp"
+#include "gpumem/core/budget.hpp"
+#include "gpumem/core/category.hpp"
+#include "gpumem/core/config.hpp"
+#include "gpumem/core/error.hpp"
+#include "gpumem/core/heap.hpp"
+#include "gpumem/core/log.hpp"
+#include "gpumem/core/metrics.hpp"
+#include "gpumem/core/pressure.hpp"
+#include "gpumem/core/tag.hpp"
+#include "gpumem/core/units.hpp"
+#include "gpumem/memory/allocation.hpp"
+#include "gpumem/memory/manager.hpp"

@@ -1,0 +1,134 @@
+// The memory manager: what an application holds to allocate device memory within budgets.
+//
+// A Manager sits on one Device. Every request is checked against the heap's hard budget (and
+// its tag's, if the tag has one) in O(1) before the device is asked, so a hard limit is never
+// crossed; every allocation is recorded (id, tag, size, heap, category, age, sampled stack);
+// metrics, pressure levels and driver figures are kept current without calling the driver on
+// the hot path. Destroying a Manager with allocations still live produces a leak report.
+//
+//   auto device = gpumem::open_best_device();
+//   gpumem::Manager manager(std::move(device), gpumem::Config::defaults());
+//   manager.on_pressure([](const gpumem::PressureEvent& e) { if (e.to >=
+//   gpumem::PressureLevel::High) evict(); }); gpumem::Allocation vertices = manager.allocate({.size
+//   = 32 * gpumem::kMiB, .tag = gpumem::Tag("mesh")});
+//
+// Thread safety: every method may be called from several threads at once.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "gpumem/backend/device.hpp"
+#include "gpumem/core/allocation_registry.hpp"
+#include "gpumem/core/config.hpp"
+#include "gpumem/core/error.hpp"
+#include "gpumem/core/metrics.hpp"
+#include "gpumem/core/pressure.hpp"
+#include "gpumem/memory/allocation.hpp"
+
+namespace gpumem {
+
+struct AllocationRequest {
+  // Bytes wanted. 0 is allowed: it yields a valid, distinct allocation that holds no memory
+  // (address 0), is tracked like any other and must be freed like any other.
+  std::uint64_t size = 0;
+  // A power of two; 0 means the heap's granularity.
+  std::uint64_t alignment = 0;
+  // A heap index; when empty, the heap chosen for `kind` (see Manager::heap_for).
+  std::optional<std::uint32_t> heap;
+  HeapKind kind = HeapKind::DeviceLocal;
+  Category category = Category::Buffer;
+  Tag tag;
+};
+
+// A heap's budget as the manager sees it now.
+struct BudgetStatus {
+  std::uint32_t heap = 0;
+  std::uint64_t soft = 0;
+  std::uint64_t hard = 0;
+  std::uint64_t own = 0;       // held by this manager
+  std::uint64_t external = 0;  // used by others, per the driver's last report
+  std::uint64_t usage = 0;     // own + external
+  PressureLevel pressure = PressureLevel::Low;
+};
+
+class Manager {
+ public:
+  // Throws InvalidArgument when the config is invalid (naming the field) or device is null.
+  explicit Manager(std::shared_ptr<Device> device, Config config = Config::defaults());
+  ~Manager();
+  Manager(const Manager&) = delete;
+  Manager& operator=(const Manager&) = delete;
+
+  // Throws BudgetExceeded (hard limit of the heap or tag), OutOfMemory (the device has no room),
+  // InvalidArgument (bad size, alignment or heap). Nothing is allocated when it throws.
+  Allocation allocate(const AllocationRequest& request);
+  // As allocate, but an empty Allocation instead of BudgetExceeded or OutOfMemory.
+  Allocation try_allocate(const AllocationRequest& request);
+  // Frees a handle taken from Allocation::release(); InvalidHandle for a handle that is not live
+  // here (freed twice, or from another manager). Nothing changes when it throws.
+  void free(const AllocationHandle& handle);
+
+  // The heap used for requests of `kind`: the first heap of that kind, else a shared heap.
+  // Throws InvalidArgument when the device has neither.
+  std::uint32_t heap_for(HeapKind kind) const;
+
+  // Budgets, O(1). check_budget throws BudgetExceeded naming heap, request, budget and usage.
+  void check_budget(std::uint64_t bytes, std::uint32_t heap) const;
+  void check_budget(std::uint64_t bytes, HeapKind kind = HeapKind::DeviceLocal) const;
+  bool would_exceed(std::uint64_t bytes, std::uint32_t heap) const;
+  bool would_exceed(std::uint64_t bytes, HeapKind kind = HeapKind::DeviceLocal) const;
+  bool within_budget() const noexcept;
+  BudgetStatus budget(std::uint32_t heap) const;
+
+  // Pressure, O(1), never calls the driver.
+  PressureLevel pressure(std::uint32_t heap) const;
+  PressureLevel pressure() const noexcept;  // the highest over all heaps
+  PressureSubscribers::Id on_pressure(PressureCallback callback);
+  bool remove_pressure_callback(PressureSubscribers::Id id);
+
+  MetricsSnapshot metrics() const;
+  void reset_peak() noexcept;
+
+  std::vector<AllocationRecord> live_allocations() const;
+  std::vector<AllocationRecord> older_than(Clock::duration age) const;
+  LeakReport leak_report() const;
+
+  // Asks the driver for every heap's budget and usage now (normally done by the refresh policy).
+  void refresh_driver_figures();
+
+  Device& device() const noexcept { return *device_; }
+  const std::vector<HeapInfo>& heaps() const noexcept { return device_->info().heaps; }
+  const Config& config() const noexcept { return config_; }
+
+ private:
+  friend class Allocation;
+  struct HeapState;
+  struct TagState;
+
+  Allocation allocate_impl(const AllocationRequest& request, bool throw_on_failure);
+  std::uint32_t resolve_heap(const AllocationRequest& request) const;
+  const HeapInfo& checked_heap(std::uint32_t heap) const;
+  TagState* tag_state(const Tag& tag) const noexcept;
+  MemoryFacts facts(std::uint32_t heap, std::uint64_t requested, const TagState* tag) const;
+  void release_memory(const AllocationRecord& record) noexcept;
+  void after_change(std::uint32_t heap);
+  void maybe_refresh(std::uint32_t heap);
+  void refresh_heap(std::uint32_t heap);
+  void free_noexcept(const AllocationHandle& handle) noexcept;
+
+  std::shared_ptr<Device> device_;
+  Config config_;
+  std::vector<std::unique_ptr<HeapState>> heap_states_;
+  std::vector<std::unique_ptr<TagState>> tag_states_;
+  std::array<std::optional<std::uint32_t>, kHeapKindCount> heap_for_kind_{};
+  AllocationRegistry registry_;
+  MetricsRecorder metrics_;
+  PressureSubscribers subscribers_;
+};
+
+}  // namespace gpumem

@@ -1,0 +1,56 @@
+#include "gpumem/backend/registry.hpp"
+
+#include <fmt/format.h>
+
+#include "gpumem/backend/host_device.hpp"
+#include "gpumem/backend/sim_device.hpp"
+#include "gpumem/core/error.hpp"
+
+namespace gpumem {
+namespace {
+
+std::unique_ptr<Device> open_host(std::string_view options) {
+  if (options.empty()) return std::make_unique<HostDevice>();
+  if (options == "discrete") {
+    // A quarter of the machine as "VRAM" and an eighth for each host-visible heap: enough to
+    // run anything the demo does, small enough to leave the machine usable.
+    const std::uint64_t ram = HostDeviceConfig::system().heaps.front().size;
+    return std::make_unique<HostDevice>(HostDeviceConfig::discrete_like(ram / 4, ram / 8));
+  }
+  throw InvalidArgument(fmt::format("unknown host device option '{}' (known: discrete)", options));
+}
+
+}  // namespace
+
+std::vector<BackendStatus> backend_statuses() {
+  return {
+      {.name = "host", .available = true, .detail = "system memory"},
+      {.name = "sim", .available = true, .detail = "simulated device memory (no bytes)"},
+  };
+}
+
+std::unique_ptr<Device> open_device(std::string_view spec) {
+  const std::size_t colon = spec.find(':');
+  const std::string_view backend = spec.substr(0, colon);
+  const std::string_view options =
+      colon == std::string_view::npos ? std::string_view() : spec.substr(colon + 1);
+  if (backend == "host") return open_host(options);
+  if (backend == "sim") return std::make_unique<SimDevice>(SimDeviceConfig::parse(options));
+  std::string known;
+  for (const BackendStatus& s : backend_statuses()) {
+    known += (known.empty() ? "" : ", ") + s.name;
+  }
+  throw InvalidArgument(fmt::format("unknown device backend '{}' in '{}' (this build has: {})",
+                                    backend, spec, known));
+}
+
+std::vector<std::unique_ptr<Device>> open_all_devices() {
+  std::vector<std::unique_ptr<Device>> devices;
+  devices.push_back(open_device("host"));
+  devices.push_back(open_device("sim"));
+  return devices;
+}
+
+std::unique_ptr<Device> open_best_device() { return open_device("host"); }
+
+}  // namespace gpumem

@@ -1,0 +1,144 @@
+#include "gpumem/core/metrics.hpp"
+
+#include <algorithm>
+
+namespace gpumem {
+
+// One cache line per cell so that threads allocating on different heaps do not share lines.
+struct alignas(64) MetricsRecorder::Cell {
+  std::atomic<std::uint64_t> live_count{0};
+  std::atomic<std::uint64_t> live_bytes{0};
+  std::atomic<std::uint64_t> peak_bytes{0};
+  std::atomic<std::uint64_t> allocated_count{0};
+  std::atomic<std::uint64_t> allocated_bytes{0};
+
+  void add_live(std::uint64_t bytes) noexcept {
+    const std::uint64_t now = live_bytes.fetch_add(bytes, std::memory_order_relaxed) + bytes;
+    std::uint64_t peak = peak_bytes.load(std::memory_order_relaxed);
+    while (now > peak && !peak_bytes.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+    }
+  }
+  void remove_live(std::uint64_t bytes) noexcept {
+    live_bytes.fetch_sub(bytes, std::memory_order_relaxed);
+  }
+  void allocate(std::uint64_t bytes) noexcept {
+    // Totals first, live second: a concurrent reader never sees more live than allocated.
+    allocated_count.fetch_add(1, std::memory_order_relaxed);
+    allocated_bytes.fetch_add(bytes, std::memory_order_relaxed);
+    live_count.fetch_add(1, std::memory_order_relaxed);
+    add_live(bytes);
+  }
+  void free(std::uint64_t bytes) noexcept {
+    live_count.fetch_sub(1, std::memory_order_relaxed);
+    remove_live(bytes);
+  }
+  UsageFigures read() const noexcept {
+    UsageFigures f;
+    f.live_count = live_count.load(std::memory_order_relaxed);
+    f.live_bytes = live_bytes.load(std::memory_order_relaxed);
+    f.peak_bytes = std::max(peak_bytes.load(std::memory_order_relaxed), f.live_bytes);
+    f.allocated_count = std::max(allocated_count.load(std::memory_order_relaxed), f.live_count);
+    f.allocated_bytes = std::max(allocated_bytes.load(std::memory_order_relaxed), f.live_bytes);
+    f.freed_count = f.allocated_count - f.live_count;
+    f.freed_bytes = f.allocated_bytes - f.live_bytes;
+    return f;
+  }
+  void reset_peak() noexcept {
+    peak_bytes.store(live_bytes.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  }
+};
+
+namespace {
+
+void accumulate(UsageFigures& into, const UsageFigures& f) {
+  into.live_count += f.live_count;
+  into.live_bytes += f.live_bytes;
+  into.allocated_count += f.allocated_count;
+  into.allocated_bytes += f.allocated_bytes;
+  into.freed_count += f.freed_count;
+  into.freed_bytes += f.freed_bytes;
+}
+
+}  // namespace
+
+MetricsRecorder::MetricsRecorder(std::vector<HeapInfo> heaps)
+    : heaps_(std::move(heaps)),
+      heap_cells_(new Cell[heaps_.size()]),
+      reserved_cells_(new Cell[heaps_.size()]),
+      category_cells_(new Cell[kCategoryCount]),
+      kind_peak_cells_(new Cell[kHeapKindCount]),
+      total_peak_cell_(new Cell) {}
+
+MetricsRecorder::~MetricsRecorder() = default;
+
+void MetricsRecorder::on_allocate(std::uint32_t heap, Category category, std::uint64_t bytes,
+                                  std::uint64_t reserved) noexcept {
+  heap_cells_[heap].allocate(bytes);
+  category_cells_[static_cast<std::size_t>(category)].allocate(bytes);
+  kind_peak_cells_[static_cast<std::size_t>(heaps_[heap].kind)].add_live(bytes);
+  total_peak_cell_->add_live(bytes);
+  if (reserved != 0) reserved_cells_[heap].add_live(reserved);
+}
+
+void MetricsRecorder::on_free(std::uint32_t heap, Category category, std::uint64_t bytes,
+                              std::uint64_t reserved) noexcept {
+  heap_cells_[heap].free(bytes);
+  category_cells_[static_cast<std::size_t>(category)].free(bytes);
+  kind_peak_cells_[static_cast<std::size_t>(heaps_[heap].kind)].remove_live(bytes);
+  total_peak_cell_->remove_live(bytes);
+  if (reserved != 0) reserved_cells_[heap].remove_live(reserved);
+}
+
+void MetricsRecorder::count(Event event, std::uint64_t n) noexcept {
+  events_[static_cast<std::size_t>(event)].fetch_add(n, std::memory_order_relaxed);
+}
+
+MetricsSnapshot MetricsRecorder::snapshot() const {
+  MetricsSnapshot s;
+  s.heaps.reserve(heaps_.size());
+  for (std::size_t i = 0; i < heaps_.size(); ++i) {
+    HeapFigures h;
+    h.heap = static_cast<std::uint32_t>(i);
+    h.name = heaps_[i].name;
+    h.kind = heaps_[i].kind;
+    h.usage = heap_cells_[i].read();
+    const UsageFigures reserved = reserved_cells_[i].read();
+    h.reserved_bytes = reserved.live_bytes;
+    h.peak_reserved_bytes = reserved.peak_bytes;
+    accumulate(s.by_kind[static_cast<std::size_t>(h.kind)], h.usage);
+    accumulate(s.total, h.usage);
+    if (heaps_[i].flags.host_visible) s.host_visible_bytes += h.usage.live_bytes;
+    s.heaps.push_back(std::move(h));
+  }
+  for (std::size_t k = 0; k < kHeapKindCount; ++k) {
+    s.by_kind[k].peak_bytes =
+        std::max(kind_peak_cells_[k].read().peak_bytes, s.by_kind[k].live_bytes);
+  }
+  s.total.peak_bytes = std::max(total_peak_cell_->read().peak_bytes, s.total.live_bytes);
+  for (std::size_t c = 0; c < kCategoryCount; ++c) s.by_category[c] = category_cells_[c].read();
+
+  auto event = [this](Event e) {
+    return events_[static_cast<std::size_t>(e)].load(std::memory_order_relaxed);
+  };
+  s.events.pool_hits = event(Event::PoolHit);
+  s.events.pool_misses = event(Event::PoolMiss);
+  s.events.cpu_fallbacks = event(Event::CpuFallback);
+  s.events.resizes = event(Event::Resize);
+  s.events.budget_refusals = event(Event::BudgetRefusal);
+  s.events.out_of_memory = event(Event::OutOfMemory);
+  s.events.soft_limit_crossings = event(Event::SoftLimitCrossing);
+  s.events.driver_refreshes = event(Event::DriverRefresh);
+  return s;
+}
+
+void MetricsRecorder::reset_peak() noexcept {
+  for (std::size_t i = 0; i < heaps_.size(); ++i) {
+    heap_cells_[i].reset_peak();
+    reserved_cells_[i].reset_peak();
+  }
+  for (std::size_t c = 0; c < kCategoryCount; ++c) category_cells_[c].reset_peak();
+  for (std::size_t k = 0; k < kHeapKindCount; ++k) kind_peak_cells_[k].reset_peak();
+  total_peak_cell_->reset_peak();
+}
+
+}  // namespace gpumem
