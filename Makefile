@@ -18,7 +18,7 @@ build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
 demo: build
-	@$(BUILD)/tools/gpumem/gpumem demo
+	@$(BUILD)/gpumem demo
 
 test: build
 	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)

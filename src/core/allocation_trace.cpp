@@ -507,15 +507,16 @@ void write_trace(const Trace& trace, const std::filesystem::path& path, bool gzi
   sink.close();
 }
 
-TraceRecorder::TraceRecorder(const std::filesystem::path& path, std::string name,
-                             std::string header, bool gzip) {
+TraceRecorder::TraceRecorder(const std::filesystem::path& path, const std::string& name,
+                             const std::string& header, bool gzip) {
   check_header(name, header);
   state_ = std::make_unique<State>(
       std::make_unique<FileSink>(path, gzip || path.extension() == ".gz"), name, header);
   flush_locked();
 }
 
-TraceRecorder::TraceRecorder(std::ostream& out, std::string name, std::string header) {
+TraceRecorder::TraceRecorder(std::ostream& out, const std::string& name,
+                             const std::string& header) {
   check_header(name, header);
   state_ = std::make_unique<State>(std::make_unique<StreamSink>(out), name, header);
   flush_locked();

@@ -22,7 +22,7 @@ std::string describe(const MemoryFacts& f) {
 BudgetExceeded::BudgetExceeded(MemoryFacts facts)
     : Error("budget exceeded on " + describe(facts)), facts_(std::move(facts)) {}
 
-OutOfMemory::OutOfMemory(MemoryFacts facts, std::string detail)
+OutOfMemory::OutOfMemory(MemoryFacts facts, const std::string& detail)
     : Error("out of memory on " + describe(facts) + (detail.empty() ? "" : "; " + detail)),
       facts_(std::move(facts)) {}
 

@@ -54,14 +54,14 @@ Manager::Manager(std::shared_ptr<Device> device, Config config)
   if (heaps.empty()) {
     throw InvalidArgument(fmt::format("Manager: device '{}' has no heaps", device_->info().name));
   }
-  for (const auto& [name, limits] : config_.heap_budgets) {
-    const bool known =
-        std::any_of(heaps.begin(), heaps.end(), [&](const HeapInfo& h) { return h.name == name; });
+  for (const auto& entry : config_.heap_budgets) {
+    const std::string& name = entry.first;
+    const bool known = std::any_of(heaps.begin(), heaps.end(),
+                                   [&name](const HeapInfo& h) { return h.name == name; });
     if (!known) {
-      throw InvalidArgument(
-          fmt::format("invalid Config: heap_budgets names heap '{}', which "
-                      "device '{}' does not have",
-                      name, device_->info().name));
+      throw InvalidArgument(fmt::format(
+          "invalid Config: heap_budgets names heap '{}', which device '{}' does not have", name,
+          device_->info().name));
     }
   }
   for (const HeapInfo& heap : heaps) {

@@ -40,7 +40,7 @@ struct HostDeviceConfig {
 
 class HostDevice final : public Device {
  public:
-  explicit HostDevice(HostDeviceConfig config = HostDeviceConfig::system());
+  explicit HostDevice(const HostDeviceConfig& config = HostDeviceConfig::system());
   ~HostDevice() override;
 
   const DeviceInfo& info() const noexcept override { return info_; }

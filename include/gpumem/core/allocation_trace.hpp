@@ -110,10 +110,10 @@ class TraceRecorder {
  public:
   // Streams to a file, gzip-compressed when gzip is true or the path ends in ".gz". The header
   // line is written at once; throws Error when the file cannot be created.
-  TraceRecorder(const std::filesystem::path& path, std::string name, std::string header = {},
+  TraceRecorder(const std::filesystem::path& path, const std::string& name, const std::string& header = {},
                 bool gzip = false);
   // Streams to out, which must outlive the recorder (or its finish()).
-  TraceRecorder(std::ostream& out, std::string name, std::string header = {});
+  TraceRecorder(std::ostream& out, const std::string& name, const std::string& header = {});
   ~TraceRecorder();
 
   TraceRecorder(const TraceRecorder&) = delete;

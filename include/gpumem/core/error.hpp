@@ -60,7 +60,7 @@ class BudgetExceeded : public Error {
 // The device (or the simulated device) has no memory left for the request.
 class OutOfMemory : public Error {
  public:
-  explicit OutOfMemory(MemoryFacts facts, std::string detail = {});
+  explicit OutOfMemory(MemoryFacts facts, const std::string& detail = {});
   const MemoryFacts& facts() const noexcept { return facts_; }
 
  private:

@@ -82,7 +82,7 @@ struct HostDevice::State {
   detail::BlockLedger ledger;
 };
 
-HostDevice::HostDevice(HostDeviceConfig config)
+HostDevice::HostDevice(const HostDeviceConfig& config)
     : info_(describe(config)), state_(std::make_unique<State>(info_.heaps)) {}
 
 HostDevice::~HostDevice() = default;
