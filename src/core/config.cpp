@@ -31,6 +31,28 @@ void validate_limits(const std::map<std::string, BudgetLimits>& limits, std::str
 
 }  // namespace
 
+std::string_view to_string(AllocatorKind kind) {
+  switch (kind) {
+    case AllocatorKind::Auto:
+      return "auto";
+    case AllocatorKind::Direct:
+      return "direct";
+    case AllocatorKind::Pool:
+      return "pool";
+    case AllocatorKind::Arena:
+      return "arena";
+  }
+  return "unknown";
+}
+
+std::optional<AllocatorKind> parse_allocator_kind(std::string_view name) {
+  for (AllocatorKind k :
+       {AllocatorKind::Auto, AllocatorKind::Direct, AllocatorKind::Pool, AllocatorKind::Arena}) {
+    if (to_string(k) == name) return k;
+  }
+  return std::nullopt;
+}
+
 Config Config::defaults() { return Config{}; }
 
 Config Config::for_inference() {

@@ -71,22 +71,27 @@ MetricsRecorder::MetricsRecorder(std::vector<HeapInfo> heaps)
 
 MetricsRecorder::~MetricsRecorder() = default;
 
-void MetricsRecorder::on_allocate(std::uint32_t heap, Category category, std::uint64_t bytes,
-                                  std::uint64_t reserved) noexcept {
+void MetricsRecorder::on_allocate(std::uint32_t heap, Category category,
+                                  std::uint64_t bytes) noexcept {
   heap_cells_[heap].allocate(bytes);
   category_cells_[static_cast<std::size_t>(category)].allocate(bytes);
   kind_peak_cells_[static_cast<std::size_t>(heaps_[heap].kind)].add_live(bytes);
   total_peak_cell_->add_live(bytes);
-  if (reserved != 0) reserved_cells_[heap].add_live(reserved);
 }
 
-void MetricsRecorder::on_free(std::uint32_t heap, Category category, std::uint64_t bytes,
-                              std::uint64_t reserved) noexcept {
+void MetricsRecorder::on_free(std::uint32_t heap, Category category, std::uint64_t bytes) noexcept {
   heap_cells_[heap].free(bytes);
   category_cells_[static_cast<std::size_t>(category)].free(bytes);
   kind_peak_cells_[static_cast<std::size_t>(heaps_[heap].kind)].remove_live(bytes);
   total_peak_cell_->remove_live(bytes);
-  if (reserved != 0) reserved_cells_[heap].remove_live(reserved);
+}
+
+void MetricsRecorder::on_reserve(std::uint32_t heap, std::uint64_t bytes) noexcept {
+  reserved_cells_[heap].add_live(bytes);
+}
+
+void MetricsRecorder::on_unreserve(std::uint32_t heap, std::uint64_t bytes) noexcept {
+  reserved_cells_[heap].remove_live(bytes);
 }
 
 void MetricsRecorder::count(Event event, std::uint64_t n) noexcept {

@@ -1,41 +1,16 @@
 #include "gpumem/memory/manager.hpp"
 
 #include <fmt/format.h>
-#include <time.h>
 
-#include <mutex>
+#include <algorithm>
 
 #include "gpumem/core/budget.hpp"
 #include "gpumem/core/error.hpp"
 #include "gpumem/core/log.hpp"
 #include "gpumem/core/units.hpp"
+#include "gpumem/memory/allocator_factory.hpp"
 
 namespace gpumem {
-namespace {
-
-// The refresh policy is checked on every allocation, so it reads the coarse clock: a few
-// nanoseconds, with millisecond resolution, which is all a refresh interval needs.
-std::int64_t coarse_now_ns() noexcept {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
-std::uint64_t distance(std::uint64_t a, std::uint64_t b) noexcept { return a > b ? a - b : b - a; }
-
-}  // namespace
-
-struct Manager::HeapState {
-  HeapState(const HeapInfo& heap, const Config& config)
-      : budget(heap, config), pressure(config.pressure, config.warning_fractions) {}
-
-  HeapBudget budget;
-  PressureMonitor pressure;
-  std::atomic<bool> soft_warned{false};
-  std::mutex refresh_mutex;  // one thread refreshes; the others carry on with cached figures
-  std::atomic<std::int64_t> refreshed_at_ns{0};
-  std::atomic<std::uint64_t> own_at_refresh{0};
-};
 
 struct Manager::TagState {
   TagState(Tag t, BudgetLimits limits) : tag(t), counter(limits) {}
@@ -65,7 +40,11 @@ Manager::Manager(std::shared_ptr<Device> device, Config config)
     }
   }
   for (const HeapInfo& heap : heaps) {
-    heap_states_.push_back(std::make_unique<HeapState>(heap, config_));
+    governors_.push_back(
+        std::make_unique<HeapGovernor>(*device_, heap.index, config_, metrics_, subscribers_));
+    const AllocatorKind kind = uses_host_visible_budget(heap.kind) ? config_.allocators.host_visible
+                                                                   : config_.allocators.device;
+    allocators_.push_back(make_heap_allocator(kind, *governors_.back()));
     auto& slot = heap_for_kind_[static_cast<std::size_t>(heap.kind)];
     if (!slot) slot = heap.index;
   }
@@ -76,26 +55,27 @@ Manager::Manager(std::shared_ptr<Device> device, Config config)
 }
 
 Manager::~Manager() {
-  if (registry_.live_count() == 0) return;
-  const LeakReport report = registry_.leak_report();
-  if (config_.on_leak) {
-    config_.on_leak(report);
-  } else {
-    log_message(LogLevel::Warning, fmt::format("memory manager on '{}' destroyed with {}",
-                                               device_->info().name, report.to_string(heaps())));
+  if (registry_.live_count() != 0) {
+    const LeakReport report = registry_.leak_report();
+    if (config_.on_leak) {
+      config_.on_leak(report);
+    } else {
+      log_message(LogLevel::Warning, fmt::format("memory manager on '{}' destroyed with {}",
+                                                 device_->info().name, report.to_string(heaps())));
+    }
+    // The device may outlive us: give its memory back so its own books balance.
+    for (const AllocationRecord& record : report.leaks) release_memory(record);
   }
-  // The device may outlive us: give its memory back so its own books balance.
-  for (const AllocationRecord& record : report.leaks) {
-    if (record.block) device_->free_block(record.block);
-  }
+  for (auto& allocator : allocators_) allocator->trim();
 }
 
 const HeapInfo& Manager::checked_heap(std::uint32_t heap) const { return device_->heap(heap); }
 
 std::uint32_t Manager::heap_for(HeapKind kind) const {
   if (const auto& exact = heap_for_kind_[static_cast<std::size_t>(kind)]) return *exact;
-  if (const auto& shared = heap_for_kind_[static_cast<std::size_t>(HeapKind::Shared)])
+  if (const auto& shared = heap_for_kind_[static_cast<std::size_t>(HeapKind::Shared)]) {
     return *shared;
+  }
   throw InvalidArgument(fmt::format("device '{}' has no {} heap and no shared heap",
                                     device_->info().name, to_string(kind)));
 }
@@ -114,12 +94,12 @@ Manager::TagState* Manager::tag_state(const Tag& tag) const noexcept {
 }
 
 MemoryFacts Manager::facts(std::uint32_t heap, std::uint64_t requested, const TagState* tag) const {
-  const HeapState& state = *heap_states_[heap];
+  const HeapGovernor& g = *governors_[heap];
   MemoryFacts f{.heap = heaps()[heap].name,
                 .requested = requested,
-                .budget = state.budget.hard(),
-                .usage = state.budget.usage(),
-                .pressure = state.pressure.level()};
+                .budget = g.budget().hard(),
+                .usage = g.budget().usage(),
+                .pressure = g.pressure()};
   if (tag != nullptr) {
     f.tag = std::string(tag->tag.name());
     f.budget = tag->counter.hard();
@@ -144,8 +124,8 @@ Allocation Manager::allocate_impl(const AllocationRequest& request, bool throw_o
                                       request.alignment, info.name));
   }
   const std::uint64_t alignment = std::max(request.alignment, info.granularity);
-  std::uint64_t reserved = 0;
-  if (request.size > info.size || !align_up(request.size, alignment, reserved)) {
+  std::uint64_t rounded = 0;
+  if (request.size > info.size || !align_up(request.size, alignment, rounded)) {
     const bool negative = request.size > (std::uint64_t{1} << 63);
     throw InvalidArgument(fmt::format("allocate: {} bytes{} is more than the whole heap '{}' ({})",
                                       request.size,
@@ -153,71 +133,57 @@ Allocation Manager::allocate_impl(const AllocationRequest& request, bool throw_o
                                       info.name, format_bytes(info.size)));
   }
 
-  HeapState& state = *heap_states_[heap];
+  HeapGovernor& governor = *governors_[heap];
   TagState* tag = tag_state(request.tag);
-  RawBlock block;
-  if (reserved != 0) {
-    if (!state.budget.try_reserve(reserved)) {
-      metrics_.count(MetricsRecorder::Event::BudgetRefusal);
-      if (!throw_on_failure) return {};
-      throw BudgetExceeded(facts(heap, request.size, nullptr));
-    }
-    if (tag != nullptr && !tag->counter.try_reserve(reserved)) {
-      state.budget.release(reserved);
+  Placement placement;
+  if (rounded != 0) {
+    if (tag != nullptr && !tag->counter.try_reserve(rounded)) {
       metrics_.count(MetricsRecorder::Event::BudgetRefusal);
       if (!throw_on_failure) return {};
       throw BudgetExceeded(facts(heap, request.size, tag));
     }
-    block = device_->try_allocate_block(heap, reserved, alignment);
-    if (!block) {
-      state.budget.release(reserved);
-      if (tag != nullptr) tag->counter.release(reserved);
-      metrics_.count(MetricsRecorder::Event::OutOfMemory);
+    placement = allocators_[heap]->allocate(rounded, alignment);
+    if (!placement) {
+      if (tag != nullptr) tag->counter.release(rounded);
+      if (placement.refusal == GrowthRefusal::Device) {
+        metrics_.count(MetricsRecorder::Event::OutOfMemory);
+      }
       if (!throw_on_failure) return {};
+      if (placement.refusal == GrowthRefusal::Budget) {
+        throw BudgetExceeded(facts(heap, request.size, nullptr));
+      }
       throw OutOfMemory(facts(heap, request.size, nullptr),
                         fmt::format("device '{}' could not provide {}", device_->info().name,
-                                    format_bytes(reserved)));
+                                    format_bytes(rounded)));
     }
   }
 
   AllocationRecord record{.size = request.size,
-                          .reserved = reserved,
+                          .reserved = placement.size,
                           .heap = heap,
                           .category = request.category,
                           .tag = request.tag,
-                          .block = block};
+                          .block = placement.block,
+                          .offset = placement.offset,
+                          .allocator_token = placement.token};
   AllocationHandle handle;
   try {
     handle = registry_.insert(std::move(record));
   } catch (...) {
-    if (block) device_->free_block(block);
-    state.budget.release(reserved);
-    if (tag != nullptr) tag->counter.release(reserved);
+    if (placement) allocators_[heap]->deallocate(placement);
+    if (tag != nullptr) tag->counter.release(rounded);
     throw;
   }
-  metrics_.on_allocate(heap, request.category, request.size, reserved);
-
-  if (reserved != 0) {
-    if (state.budget.usage() > state.budget.soft() && !state.soft_warned.exchange(true)) {
-      metrics_.count(MetricsRecorder::Event::SoftLimitCrossing);
-      log_message(
-          LogLevel::Warning,
-          fmt::format("heap '{}' crossed its soft limit: {} of {} (hard limit {})", info.name,
-                      format_bytes(state.budget.usage()), format_bytes(state.budget.soft()),
-                      format_bytes(state.budget.hard())));
-    }
-    if (tag != nullptr && tag->counter.used() > tag->counter.soft() &&
-        !tag->soft_warned.exchange(true)) {
-      metrics_.count(MetricsRecorder::Event::SoftLimitCrossing);
-      log_message(
-          LogLevel::Warning,
-          fmt::format("tag '{}' crossed its soft limit: {} of {} (hard limit {})", tag->tag.name(),
-                      format_bytes(tag->counter.used()), format_bytes(tag->counter.soft()),
-                      format_bytes(tag->counter.hard())));
-    }
-    maybe_refresh(heap);
-    after_change(heap);
+  metrics_.on_allocate(heap, request.category, request.size);
+  if (tag != nullptr && tag->counter.used() > tag->counter.soft() &&
+      !tag->soft_warned.exchange(true)) {
+    metrics_.count(MetricsRecorder::Event::SoftLimitCrossing);
+    log_message(LogLevel::Warning,
+                fmt::format("tag '{}' crossed its soft limit: {} of {} (hard limit {})",
+                            tag->tag.name(), format_bytes(tag->counter.used()),
+                            format_bytes(tag->counter.soft()), format_bytes(tag->counter.hard())));
   }
+  governor.maybe_refresh();
 
   Allocation allocation;
   allocation.manager_ = this;
@@ -225,7 +191,8 @@ Allocation Manager::allocate_impl(const AllocationRequest& request, bool throw_o
   allocation.size_ = request.size;
   allocation.heap_ = heap;
   allocation.category_ = request.category;
-  allocation.block_ = block;
+  allocation.block_ = placement.block;
+  allocation.offset_ = placement.offset;
   return allocation;
 }
 
@@ -244,75 +211,32 @@ void Manager::free_noexcept(const AllocationHandle& handle) noexcept {
 }
 
 void Manager::release_memory(const AllocationRecord& record) noexcept {
-  const std::uint32_t heap = record.heap;
-  metrics_.on_free(heap, record.category, record.size, record.reserved);
-  if (record.reserved == 0) return;
-  HeapState& state = *heap_states_[heap];
-  try {
-    device_->free_block(record.block);
-  } catch (const std::exception& e) {
-    // The registry vouched for this block, so the device refusing it is a backend bug; keep
-    // our books as if it had been freed rather than leak the budget.
-    log_message(LogLevel::Error,
-                fmt::format("device refused block of allocation #{}: {}", record.id, e.what()));
-  }
-  state.budget.release(record.reserved);
-  if (state.budget.usage() <= state.budget.soft()) state.soft_warned.store(false);
+  metrics_.on_free(record.heap, record.category, record.size);
+  if (!record.block) return;  // a zero-byte allocation holds nothing
+  allocators_[record.heap]->deallocate({.block = record.block,
+                                        .offset = record.offset,
+                                        .size = record.reserved,
+                                        .token = record.allocator_token});
   if (TagState* tag = tag_state(record.tag)) {
     tag->counter.release(record.reserved);
     if (tag->counter.used() <= tag->counter.soft()) tag->soft_warned.store(false);
   }
-  after_change(heap);
-}
-
-void Manager::after_change(std::uint32_t heap) {
-  HeapState& state = *heap_states_[heap];
-  PressureUpdate update = state.pressure.update(state.budget.usage_fraction());
-  if (!update.transition && update.warnings.empty()) return;
-  const HeapInfo& info = heaps()[heap];
-  for (double at : update.warnings) {
-    log_message(
-        LogLevel::Warning,
-        fmt::format("heap '{}' is over {:.0f}% of its budget: {} of {}", info.name, at * 100.0,
-                    format_bytes(state.budget.usage()), format_bytes(state.budget.hard())));
-  }
-  if (update.transition) {
-    subscribers_.notify({.heap = heap,
-                         .heap_name = info.name,
-                         .from = update.transition->from,
-                         .to = update.transition->to,
-                         .usage = state.budget.usage(),
-                         .budget = state.budget.hard()});
-  }
-}
-
-void Manager::maybe_refresh(std::uint32_t heap) {
-  HeapState& state = *heap_states_[heap];
-  const std::int64_t now = coarse_now_ns();
-  const bool stale = now - state.refreshed_at_ns.load(std::memory_order_relaxed) >=
-                     std::chrono::nanoseconds(config_.refresh.max_age).count();
-  const bool moved =
-      distance(state.budget.own_usage(), state.own_at_refresh.load(std::memory_order_relaxed)) >=
-      config_.refresh.max_bytes;
-  if (stale || moved) refresh_heap(heap);
-}
-
-void Manager::refresh_heap(std::uint32_t heap) {
-  HeapState& state = *heap_states_[heap];
-  std::unique_lock lock(state.refresh_mutex, std::try_to_lock);
-  if (!lock.owns_lock()) return;  // another thread is refreshing this heap right now
-  const HeapReport report = device_->query_heap(heap);
-  state.budget.update_from_driver(report.budget, report.usage, config_);
-  state.own_at_refresh.store(state.budget.own_usage(), std::memory_order_relaxed);
-  state.refreshed_at_ns.store(coarse_now_ns(), std::memory_order_relaxed);
-  metrics_.count(MetricsRecorder::Event::DriverRefresh);
 }
 
 void Manager::refresh_driver_figures() {
-  for (std::uint32_t heap = 0; heap < heap_states_.size(); ++heap) {
-    refresh_heap(heap);
-    after_change(heap);
+  for (auto& governor : governors_) {
+    governor->refresh();
   }
+  // Budgets may have moved: let pressure follow (a zero-byte reservation changes nothing else).
+  for (auto& governor : governors_) governor->unreserve(0);
+}
+
+void Manager::trim() {
+  for (auto& allocator : allocators_) allocator->trim();
+}
+
+const HeapAllocator& Manager::allocator(std::uint32_t heap) const {
+  return *allocators_[checked_heap(heap).index];
 }
 
 void Manager::check_budget(std::uint64_t bytes, std::uint32_t heap) const {
@@ -324,7 +248,7 @@ void Manager::check_budget(std::uint64_t bytes, HeapKind kind) const {
 }
 
 bool Manager::would_exceed(std::uint64_t bytes, std::uint32_t heap) const {
-  return heap_states_[checked_heap(heap).index]->budget.would_exceed(bytes);
+  return governors_[checked_heap(heap).index]->budget().would_exceed(bytes);
 }
 
 bool Manager::would_exceed(std::uint64_t bytes, HeapKind kind) const {
@@ -332,28 +256,28 @@ bool Manager::would_exceed(std::uint64_t bytes, HeapKind kind) const {
 }
 
 bool Manager::within_budget() const noexcept {
-  return std::all_of(heap_states_.begin(), heap_states_.end(),
-                     [](const auto& s) { return s->budget.within_budget(); });
+  return std::all_of(governors_.begin(), governors_.end(),
+                     [](const auto& g) { return g->budget().within_budget(); });
 }
 
 BudgetStatus Manager::budget(std::uint32_t heap) const {
-  const HeapState& s = *heap_states_[checked_heap(heap).index];
+  const HeapGovernor& g = *governors_[checked_heap(heap).index];
   return {.heap = heap,
-          .soft = s.budget.soft(),
-          .hard = s.budget.hard(),
-          .own = s.budget.own_usage(),
-          .external = s.budget.external(),
-          .usage = s.budget.usage(),
-          .pressure = s.pressure.level()};
+          .soft = g.budget().soft(),
+          .hard = g.budget().hard(),
+          .own = g.budget().own_usage(),
+          .external = g.budget().external(),
+          .usage = g.budget().usage(),
+          .pressure = g.pressure()};
 }
 
 PressureLevel Manager::pressure(std::uint32_t heap) const {
-  return heap_states_[checked_heap(heap).index]->pressure.level();
+  return governors_[checked_heap(heap).index]->pressure();
 }
 
 PressureLevel Manager::pressure() const noexcept {
   PressureLevel highest = PressureLevel::Low;
-  for (const auto& s : heap_states_) highest = std::max(highest, s->pressure.level());
+  for (const auto& g : governors_) highest = std::max(highest, g->pressure());
   return highest;
 }
 
@@ -368,14 +292,14 @@ bool Manager::remove_pressure_callback(PressureSubscribers::Id id) {
 MetricsSnapshot Manager::metrics() const {
   MetricsSnapshot snapshot = metrics_.snapshot();
   for (HeapFigures& h : snapshot.heaps) {
-    const HeapState& s = *heap_states_[h.heap];
-    h.budget_soft = s.budget.soft();
-    h.budget_hard = s.budget.hard();
-    h.external_bytes = s.budget.external();
-    h.driver_budget = s.budget.driver_budget().value_or(0);
-    h.driver_usage = s.budget.driver_usage().value_or(0);
-    h.within_budget = s.budget.within_budget();
-    h.pressure = s.pressure.level();
+    const HeapBudget& b = governors_[h.heap]->budget();
+    h.budget_soft = b.soft();
+    h.budget_hard = b.hard();
+    h.external_bytes = b.external();
+    h.driver_budget = b.driver_budget().value_or(0);
+    h.driver_usage = b.driver_usage().value_or(0);
+    h.within_budget = b.within_budget();
+    h.pressure = governors_[h.heap]->pressure();
     snapshot.within_budget = snapshot.within_budget && h.within_budget;
   }
   return snapshot;

@@ -24,10 +24,14 @@ std::vector<HeapInfo> two_heaps() {
 
 TEST(Metrics, CountsLiveTotalsAndPeaksPerHeapKindAndCategory) {
   MetricsRecorder m(two_heaps());
-  m.on_allocate(0, Category::Texture, 1000, 1024);
-  m.on_allocate(0, Category::Buffer, 500, 512);
-  m.on_allocate(1, Category::Staging, 300, 320);
-  m.on_free(0, Category::Texture, 1000, 1024);
+  m.on_allocate(0, Category::Texture, 1000);
+  m.on_reserve(0, 1024);
+  m.on_allocate(0, Category::Buffer, 500);
+  m.on_reserve(0, 512);
+  m.on_allocate(1, Category::Staging, 300);
+  m.on_reserve(1, 320);
+  m.on_free(0, Category::Texture, 1000);
+  m.on_unreserve(0, 1024);
 
   const MetricsSnapshot s = m.snapshot();
   ASSERT_EQ(s.heaps.size(), 2u);
@@ -55,9 +59,12 @@ TEST(Metrics, CountsLiveTotalsAndPeaksPerHeapKindAndCategory) {
 
 TEST(Metrics, ResetPeakLowersHighWaterMarksToLive) {
   MetricsRecorder m(two_heaps());
-  m.on_allocate(0, Category::Buffer, 4000, 4096);
-  m.on_free(0, Category::Buffer, 4000, 4096);
-  m.on_allocate(0, Category::Buffer, 100, 128);
+  m.on_allocate(0, Category::Buffer, 4000);
+  m.on_reserve(0, 4096);
+  m.on_free(0, Category::Buffer, 4000);
+  m.on_unreserve(0, 4096);
+  m.on_allocate(0, Category::Buffer, 100);
+  m.on_reserve(0, 128);
   EXPECT_EQ(m.snapshot().total.peak_bytes, 4000u);
   m.reset_peak();
   const MetricsSnapshot s = m.snapshot();
@@ -88,8 +95,10 @@ TEST(Metrics, SnapshotsStayConsistentUnderConcurrentUse) {
     writers.emplace_back([&, t] {
       const auto heap = static_cast<std::uint32_t>(t % 2);
       while (!stop) {
-        m.on_allocate(heap, Category::Buffer, 64, 64);
-        m.on_free(heap, Category::Buffer, 64, 64);
+        m.on_allocate(heap, Category::Buffer, 64);
+        m.on_reserve(heap, 64);
+        m.on_free(heap, Category::Buffer, 64);
+        m.on_unreserve(heap, 64);
       }
     });
   }
@@ -108,7 +117,8 @@ TEST(Metrics, SnapshotsStayConsistentUnderConcurrentUse) {
 
 TEST(Metrics, JsonHasStableFields) {
   MetricsRecorder m(two_heaps());
-  m.on_allocate(1, Category::Staging, 300, 320);
+  m.on_allocate(1, Category::Staging, 300);
+  m.on_reserve(1, 320);
   const auto j = nlohmann::json::parse(to_json(m.snapshot()));
   EXPECT_EQ(j["total"]["live_bytes"], 300);
   EXPECT_EQ(j["heaps"][1]["name"], "upload");

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "gpumem/backend/virtual_memory.hpp"
 #include "gpumem/core/heap.hpp"
 
 namespace gpumem {
@@ -88,6 +89,9 @@ class Device {
                           std::uint64_t dst_offset, std::uint64_t size) = 0;
   virtual bool is_complete(FenceValue fence) = 0;
   virtual void wait(FenceValue fence) = 0;
+
+  // The device's virtual memory management, or null where it has none.
+  virtual VirtualMemory* virtual_memory() noexcept { return nullptr; }
 
   const HeapInfo& heap(std::uint32_t index) const;  // throws InvalidArgument naming the heap
 };

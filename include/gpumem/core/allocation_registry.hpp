@@ -14,6 +14,7 @@
 // its own lock; a thread inserts into its own shard, so threads rarely meet.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -45,14 +46,15 @@ struct AllocationHandle {
 struct AllocationRecord {
   std::uint64_t id = 0;
   std::uint64_t size = 0;      // bytes requested
-  std::uint64_t reserved = 0;  // bytes it holds from the device (after rounding)
+  std::uint64_t reserved = 0;  // bytes of device memory set aside for it (the size, rounded)
   std::uint32_t heap = 0;
   Category category = Category::Buffer;
   Tag tag;
-  RawBlock block;                           // the backend block that holds it
-  std::uint64_t offset = 0;                 // where in the block it starts
-  Clock::time_point created;                // the epoch when tracking is off
-  std::shared_ptr<const StackTrace> stack;  // null unless sampled
+  RawBlock block;                                  // the backend block that holds it
+  std::uint64_t offset = 0;                        // where in the block it starts
+  std::array<std::uint64_t, 3> allocator_token{};  // the heap allocator's own record of it
+  Clock::time_point created;                       // the epoch when tracking is off
+  std::shared_ptr<const StackTrace> stack;         // null unless sampled
 
   Clock::duration age(Clock::time_point now = Clock::now()) const { return now - created; }
 };

@@ -110,8 +110,8 @@ class TraceRecorder {
  public:
   // Streams to a file, gzip-compressed when gzip is true or the path ends in ".gz". The header
   // line is written at once; throws Error when the file cannot be created.
-  TraceRecorder(const std::filesystem::path& path, const std::string& name, const std::string& header = {},
-                bool gzip = false);
+  TraceRecorder(const std::filesystem::path& path, const std::string& name,
+                const std::string& header = {}, bool gzip = false);
   // Streams to out, which must outlive the recorder (or its finish()).
   TraceRecorder(std::ostream& out, const std::string& name, const std::string& header = {});
   ~TraceRecorder();

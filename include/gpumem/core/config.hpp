@@ -15,6 +15,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "gpumem/core/units.hpp"
@@ -52,6 +53,18 @@ struct TrackingConfig {
   std::uint32_t stack_depth = 24;        // frames kept per captured stack
 };
 
+// How a heap's memory is carved up (see memory/heap_allocator.hpp). Auto picks the best the
+// device supports: the page-mapped arena where it has virtual memory management, else pools.
+enum class AllocatorKind : std::uint8_t { Auto, Direct, Pool, Arena };
+
+std::string_view to_string(AllocatorKind kind);
+std::optional<AllocatorKind> parse_allocator_kind(std::string_view name);
+
+struct AllocatorChoice {
+  AllocatorKind device = AllocatorKind::Auto;        // device-local and shared heaps
+  AllocatorKind host_visible = AllocatorKind::Auto;  // upload, readback, pinned host heaps
+};
+
 struct Config {
   // Device-local and shared heaps: hard budget = min(fraction × driver budget,
   // driver budget − min_free_bytes).
@@ -72,6 +85,7 @@ struct Config {
   std::vector<double> warning_fractions{0.75, 0.90};
   DriverRefreshPolicy refresh;
   TrackingConfig tracking;
+  AllocatorChoice allocators;
 
   // Called with the leak report when a manager is destroyed with allocations still live;
   // when empty, the report is logged as a warning.

@@ -40,7 +40,7 @@ struct HeapFigures {
   std::string name;
   HeapKind kind = HeapKind::DeviceLocal;
   UsageFigures usage;                // bytes as requested by callers
-  std::uint64_t reserved_bytes = 0;  // bytes held from the device (after rounding)
+  std::uint64_t reserved_bytes = 0;  // device memory held (blocks or pages, cached ones too)
   std::uint64_t peak_reserved_bytes = 0;
   std::uint64_t budget_soft = 0;
   std::uint64_t budget_hard = 0;
@@ -93,10 +93,12 @@ class MetricsRecorder {
   MetricsRecorder(const MetricsRecorder&) = delete;
   MetricsRecorder& operator=(const MetricsRecorder&) = delete;
 
-  void on_allocate(std::uint32_t heap, Category category, std::uint64_t bytes,
-                   std::uint64_t reserved) noexcept;
-  void on_free(std::uint32_t heap, Category category, std::uint64_t bytes,
-               std::uint64_t reserved) noexcept;
+  // An allocation of `bytes` (as requested) made or freed.
+  void on_allocate(std::uint32_t heap, Category category, std::uint64_t bytes) noexcept;
+  void on_free(std::uint32_t heap, Category category, std::uint64_t bytes) noexcept;
+  // Device memory taken from or given back to the heap (the footprint, cached memory included).
+  void on_reserve(std::uint32_t heap, std::uint64_t bytes) noexcept;
+  void on_unreserve(std::uint32_t heap, std::uint64_t bytes) noexcept;
 
   enum class Event : std::uint8_t {
     PoolHit,

@@ -29,6 +29,8 @@
 #include "gpumem/core/metrics.hpp"
 #include "gpumem/core/pressure.hpp"
 #include "gpumem/memory/allocation.hpp"
+#include "gpumem/memory/heap_allocator.hpp"
+#include "gpumem/memory/heap_governor.hpp"
 
 namespace gpumem {
 
@@ -50,7 +52,7 @@ struct BudgetStatus {
   std::uint32_t heap = 0;
   std::uint64_t soft = 0;
   std::uint64_t hard = 0;
-  std::uint64_t own = 0;       // held by this manager
+  std::uint64_t own = 0;       // device memory held by this manager (cached memory included)
   std::uint64_t external = 0;  // used by others, per the driver's last report
   std::uint64_t usage = 0;     // own + external
   PressureLevel pressure = PressureLevel::Low;
@@ -100,6 +102,11 @@ class Manager {
 
   // Asks the driver for every heap's budget and usage now (normally done by the refresh policy).
   void refresh_driver_figures();
+  // Gives every heap's cached memory (held but unused) back to the device.
+  void trim();
+
+  // The strategy placing allocations on a heap, and its statistics.
+  const HeapAllocator& allocator(std::uint32_t heap) const;
 
   Device& device() const noexcept { return *device_; }
   const std::vector<HeapInfo>& heaps() const noexcept { return device_->info().heaps; }
@@ -107,7 +114,6 @@ class Manager {
 
  private:
   friend class Allocation;
-  struct HeapState;
   struct TagState;
 
   Allocation allocate_impl(const AllocationRequest& request, bool throw_on_failure);
@@ -116,19 +122,17 @@ class Manager {
   TagState* tag_state(const Tag& tag) const noexcept;
   MemoryFacts facts(std::uint32_t heap, std::uint64_t requested, const TagState* tag) const;
   void release_memory(const AllocationRecord& record) noexcept;
-  void after_change(std::uint32_t heap);
-  void maybe_refresh(std::uint32_t heap);
-  void refresh_heap(std::uint32_t heap);
   void free_noexcept(const AllocationHandle& handle) noexcept;
 
   std::shared_ptr<Device> device_;
   Config config_;
-  std::vector<std::unique_ptr<HeapState>> heap_states_;
-  std::vector<std::unique_ptr<TagState>> tag_states_;
-  std::array<std::optional<std::uint32_t>, kHeapKindCount> heap_for_kind_{};
   AllocationRegistry registry_;
   MetricsRecorder metrics_;
   PressureSubscribers subscribers_;
+  std::vector<std::unique_ptr<HeapGovernor>> governors_;    // by heap index
+  std::vector<std::unique_ptr<HeapAllocator>> allocators_;  // by heap index
+  std::vector<std::unique_ptr<TagState>> tag_states_;
+  std::array<std::optional<std::uint32_t>, kHeapKindCount> heap_for_kind_{};
 };
 
 }  // namespace gpumem
