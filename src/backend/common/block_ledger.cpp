@@ -85,6 +85,15 @@ RawBlock BlockLedger::remove(const DeviceInfo& device, const RawBlock& block) {
   return found;
 }
 
+std::vector<RawBlock> BlockLedger::take_all() {
+  std::lock_guard lock(mutex_);
+  std::vector<RawBlock> blocks;
+  blocks.reserve(live_.size());
+  for (const auto& entry : live_) blocks.push_back(entry.second);
+  live_.clear();
+  return blocks;
+}
+
 void BlockLedger::set_external_usage(std::uint32_t heap, std::uint64_t bytes) {
   state_[heap].external.store(bytes, std::memory_order_relaxed);
 }

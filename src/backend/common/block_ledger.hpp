@@ -33,6 +33,9 @@ class BlockLedger {
   // The recorded block; throws InvalidHandle if it is not live.
   RawBlock find(const DeviceInfo& device, const RawBlock& block) const;
 
+  // Removes every live block (for a device being destroyed with blocks still out).
+  std::vector<RawBlock> take_all();
+
   void set_external_usage(std::uint32_t heap, std::uint64_t bytes);
   HeapReport report(std::uint32_t heap) const;
 

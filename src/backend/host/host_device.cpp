@@ -85,7 +85,12 @@ struct HostDevice::State {
 HostDevice::HostDevice(const HostDeviceConfig& config)
     : info_(describe(config)), state_(std::make_unique<State>(info_.heaps)) {}
 
-HostDevice::~HostDevice() = default;
+HostDevice::~HostDevice() {
+  // Blocks still out belong to nobody once the device is gone: give the memory back.
+  for (const RawBlock& block : state_->ledger.take_all()) {
+    std::free(reinterpret_cast<void*>(block.address));
+  }
+}
 
 HeapReport HostDevice::query_heap(std::uint32_t heap) {
   this->heap(heap);  // validates the index
