@@ -142,7 +142,7 @@ Allocation Manager::allocate_impl(const AllocationRequest& request, bool throw_o
       if (!throw_on_failure) return {};
       throw BudgetExceeded(facts(heap, request.size, tag));
     }
-    placement = allocators_[heap]->allocate(rounded, alignment);
+    placement = allocators_[heap]->allocate(rounded, alignment, request.movable);
     if (!placement) {
       if (tag != nullptr) tag->counter.release(rounded);
       if (placement.refusal == GrowthRefusal::Device) {

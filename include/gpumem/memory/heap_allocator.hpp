@@ -50,8 +50,9 @@ class HeapAllocator {
 
   virtual std::string_view name() const noexcept = 0;
   // size > 0; alignment a power of two (the caller validated both). An empty placement with
-  // `refusal` set when the budget or the device refused the memory it needed.
-  virtual Placement allocate(std::uint64_t size, std::uint64_t alignment) = 0;
+  // `refusal` set when the budget or the device refused the memory it needed. Allocators that
+  // defragment never move a placement made with movable = false.
+  virtual Placement allocate(std::uint64_t size, std::uint64_t alignment, bool movable) = 0;
   virtual void deallocate(const Placement& placement) noexcept = 0;
   virtual HeapAllocatorStats stats() const = 0;
   // Gives cached (held but unused) memory back to the device.
@@ -64,7 +65,7 @@ class DirectAllocator final : public HeapAllocator {
  public:
   explicit DirectAllocator(BlockSource& source) : source_(source) {}
   std::string_view name() const noexcept override { return "direct"; }
-  Placement allocate(std::uint64_t size, std::uint64_t alignment) override;
+  Placement allocate(std::uint64_t size, std::uint64_t alignment, bool movable) override;
   void deallocate(const Placement& placement) noexcept override;
   HeapAllocatorStats stats() const override;
   void trim() override {}

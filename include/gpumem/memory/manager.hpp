@@ -45,6 +45,8 @@ struct AllocationRequest {
   HeapKind kind = HeapKind::DeviceLocal;
   Category category = Category::Buffer;
   Tag tag;
+  // Whether defragmentation may move it (its address then changes; see Manager::defragment).
+  bool movable = true;
 };
 
 // A heap's budget as the manager sees it now.
