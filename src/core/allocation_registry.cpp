@@ -111,6 +111,24 @@ AllocationRecord AllocationRegistry::get(const AllocationHandle& handle) const {
   return live_slot(shard, handle).record;
 }
 
+AllocationRegistry::Location AllocationRegistry::locate(const AllocationHandle& handle) const {
+  Shard& shard = shard_of(handle);
+  std::lock_guard lock(shard.mutex);
+  const AllocationRecord& r = live_slot(shard, handle).record;
+  return {.block = r.block, .offset = r.offset};
+}
+
+void AllocationRegistry::relocate(const AllocationHandle& handle, const RawBlock& block,
+                                  std::uint64_t offset,
+                                  const std::array<std::uint64_t, 3>& allocator_token) {
+  Shard& shard = shard_of(handle);
+  std::lock_guard lock(shard.mutex);
+  AllocationRecord& r = live_slot(shard, handle).record;
+  r.block = block;
+  r.offset = offset;
+  r.allocator_token = allocator_token;
+}
+
 bool AllocationRegistry::contains(const AllocationHandle& handle) const noexcept {
   if (!handle || handle.owner != owner_) return false;
   Shard& shard = shards_[handle.slot & (kShards - 1)];

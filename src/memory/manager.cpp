@@ -191,8 +191,6 @@ Allocation Manager::allocate_impl(const AllocationRequest& request, bool throw_o
   allocation.size_ = request.size;
   allocation.heap_ = heap;
   allocation.category_ = request.category;
-  allocation.block_ = placement.block;
-  allocation.offset_ = placement.offset;
   return allocation;
 }
 
@@ -322,9 +320,7 @@ Allocation::Allocation(Allocation&& other) noexcept
       handle_(std::exchange(other.handle_, {})),
       size_(other.size_),
       heap_(other.heap_),
-      category_(other.category_),
-      block_(other.block_),
-      offset_(other.offset_) {}
+      category_(other.category_) {}
 
 Allocation& Allocation::operator=(Allocation&& other) noexcept {
   if (this != &other) {
@@ -334,8 +330,6 @@ Allocation& Allocation::operator=(Allocation&& other) noexcept {
     size_ = other.size_;
     heap_ = other.heap_;
     category_ = other.category_;
-    block_ = other.block_;
-    offset_ = other.offset_;
   }
   return *this;
 }
@@ -353,10 +347,26 @@ AllocationHandle Allocation::release() noexcept {
   return std::exchange(handle_, {});
 }
 
+AllocationRegistry::Location Allocation::location() const {
+  if (manager_ == nullptr) throw InvalidArgument("the allocation is empty");
+  return manager_->registry_.locate(handle_);
+}
+
+std::uint64_t Allocation::address() const {
+  const auto where = location();
+  return where.block ? where.block.address + where.offset : 0;
+}
+
+RawBlock Allocation::block() const { return location().block; }
+
+std::uint64_t Allocation::offset() const { return location().offset; }
+
 std::byte* Allocation::map() const {
-  if (manager_ == nullptr) throw InvalidArgument("map: the allocation is empty");
-  if (!block_) throw InvalidArgument(fmt::format("map: allocation #{} has size 0", handle_.id));
-  return manager_->device().map(block_) + offset_;
+  const auto where = location();
+  if (!where.block) {
+    throw InvalidArgument(fmt::format("map: allocation #{} has size 0", handle_.id));
+  }
+  return manager_->device().map(where.block) + where.offset;
 }
 
 }  // namespace gpumem

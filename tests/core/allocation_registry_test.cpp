@@ -132,3 +132,32 @@ TEST(AllocationRegistry, ThreadsInsertAndRemoveConcurrently) {
 
 }  // namespace
 }  // namespace gpumem
+
+namespace gpumem {
+namespace {
+
+TEST(AllocationRegistry, RelocateKeepsTheHandleAndMovesTheRecord) {
+  AllocationRegistry r;
+  const RawBlock a{.id = 1, .heap = 0, .size = 4096, .address = 0x1000};
+  const RawBlock b{.id = 2, .heap = 0, .size = 4096, .address = 0x9000};
+  auto h = r.insert({.size = 64, .block = a, .offset = 128});
+  EXPECT_EQ(r.locate(h).block.id, 1u);
+  EXPECT_EQ(r.locate(h).offset, 128u);
+  r.relocate(h, b, 256, {7, 8, 9});
+  EXPECT_EQ(r.locate(h).block.address, 0x9000u);
+  EXPECT_EQ(r.locate(h).offset, 256u);
+  EXPECT_EQ(r.get(h).allocator_token[2], 9u);
+  std::size_t seen = 0;
+  r.for_each_live([&](const AllocationHandle& handle, const AllocationRecord& record) {
+    EXPECT_EQ(handle, h);
+    EXPECT_EQ(record.offset, 256u);
+    ++seen;
+  });
+  EXPECT_EQ(seen, 1u);
+  r.remove(h);
+  EXPECT_THROW(r.relocate(h, a, 0, {}), InvalidHandle);
+  EXPECT_THROW(r.locate(h), InvalidHandle);
+}
+
+}  // namespace
+}  // namespace gpumem

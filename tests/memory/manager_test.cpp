@@ -139,6 +139,7 @@ TEST(Manager, HardLimitRefusesWithTheFacts) {
 }
 
 TEST(Manager, HardLimitHoldsUnderEightThreads) {
+  LogCapture log;
   auto device = small_device();
   Manager m(device);
   std::atomic<std::uint64_t> max_seen{0};

@@ -86,6 +86,30 @@ class AllocationRegistry {
   AllocationRecord get(const AllocationHandle& handle) const;
   bool contains(const AllocationHandle& handle) const noexcept;
 
+  // Where a live allocation is now. Defragmentation moves allocations; handles stay the same.
+  struct Location {
+    RawBlock block;
+    std::uint64_t offset = 0;
+  };
+  Location locate(const AllocationHandle& handle) const;
+  // Records that a live allocation moved; throws InvalidHandle like remove().
+  void relocate(const AllocationHandle& handle, const RawBlock& block, std::uint64_t offset,
+                const std::array<std::uint64_t, 3>& allocator_token);
+  // Calls f(handle, record) for every live record, one shard at a time under its lock: f must
+  // not call back into the registry.
+  template <typename F>
+  void for_each_live(F&& f) const {
+    for (std::uint32_t s = 0; s < kShards; ++s) {
+      std::lock_guard lock(shards_[s].mutex);
+      const auto& slots = shards_[s].slots;
+      for (std::uint32_t i = 0; i < slots.size(); ++i) {
+        if (!slots[i].live) continue;
+        f(AllocationHandle{.id = slots[i].record.id, .slot = (i << kShardBits) | s, .owner = owner_},
+          slots[i].record);
+      }
+    }
+  }
+
   std::uint64_t live_count() const noexcept;
   std::vector<AllocationRecord> live() const;  // oldest first
   std::vector<AllocationRecord> older_than(Clock::duration age) const;

@@ -4,7 +4,8 @@
 //   std::uint64_t gpu_address = buffer.address();
 //   gpumem::AllocationHandle raw = buffer.release();  // now manager.free(raw) is the owner's job
 //
-// An Allocation must not outlive its Manager. Thread safety: a single Allocation is not to be
+// An Allocation must not outlive its Manager. Defragmentation may move it (unless it was made
+// with AllocationRequest::movable = false): the handle stays, the address changes. Thread safety: a single Allocation is not to be
 // used from several threads at once; different Allocations of one Manager may be.
 #pragma once
 
@@ -36,11 +37,14 @@ class Allocation {
   std::uint32_t heap() const noexcept { return heap_; }
   Category category() const noexcept { return category_; }
   // Device address (or host address on the host backend) of the first byte; 0 for size 0.
-  std::uint64_t address() const noexcept { return block_.address + offset_; }
-  const RawBlock& block() const noexcept { return block_; }
-  std::uint64_t offset() const noexcept { return offset_; }
+  // Read from the manager each time, since Manager::defragment may move a movable allocation:
+  // keep the value only until the next defragmentation pass.
+  std::uint64_t address() const;
+  RawBlock block() const;
+  std::uint64_t offset() const;
 
-  // CPU pointer to the first byte; Unsupported when the heap cannot be mapped.
+  // CPU pointer to the first byte; Unsupported when the heap cannot be mapped. Like address(),
+  // valid until the next defragmentation pass.
   std::byte* map() const;
 
   // Frees now; the Allocation becomes empty.
@@ -50,13 +54,13 @@ class Allocation {
 
  private:
   friend class Manager;
+  AllocationRegistry::Location location() const;
+
   Manager* manager_ = nullptr;
   AllocationHandle handle_;
   std::uint64_t size_ = 0;
   std::uint32_t heap_ = 0;
   Category category_ = Category::Buffer;
-  RawBlock block_;
-  std::uint64_t offset_ = 0;
 };
 
 }  // namespace gpumem
