@@ -3,7 +3,7 @@
 namespace gpumem {
 
 Placement DirectAllocator::allocate(std::uint64_t size, std::uint64_t alignment,
-                                   bool /*movable: direct blocks never move*/) {
+                                    bool /*movable: direct blocks never move*/) {
   const BlockGrant grant = source_.acquire_block(size, alignment);
   if (!grant) return {.refusal = grant.refusal};
   const std::uint64_t now =

@@ -104,8 +104,10 @@ class AllocationRegistry {
       const auto& slots = shards_[s].slots;
       for (std::uint32_t i = 0; i < slots.size(); ++i) {
         if (!slots[i].live) continue;
-        f(AllocationHandle{.id = slots[i].record.id, .slot = (i << kShardBits) | s, .owner = owner_},
-          slots[i].record);
+        f(
+            AllocationHandle{
+                .id = slots[i].record.id, .slot = (i << kShardBits) | s, .owner = owner_},
+            slots[i].record);
       }
     }
   }

@@ -5,8 +5,9 @@
 //   gpumem::AllocationHandle raw = buffer.release();  // now manager.free(raw) is the owner's job
 //
 // An Allocation must not outlive its Manager. Defragmentation may move it (unless it was made
-// with AllocationRequest::movable = false): the handle stays, the address changes. Thread safety: a single Allocation is not to be
-// used from several threads at once; different Allocations of one Manager may be.
+// with AllocationRequest::movable = false): the handle stays, the address changes. Thread safety: a
+// single Allocation is not to be used from several threads at once; different Allocations of one
+// Manager may be.
 #pragma once
 
 #include <cstddef>
