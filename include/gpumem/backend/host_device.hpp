@@ -5,6 +5,11 @@
 // a configured size, so that budgets, pressure and out-of-memory paths run deterministically on
 // any machine; set_external_usage() plays "another process" taking memory from a heap.
 //
+// With HostDeviceConfig::virtual_memory set (Linux), it also offers virtual memory management
+// with real bytes, as CUDA VMM does: reservations are address ranges with no access, physical
+// pages are 2 MiB pieces of a memory file per heap counted against the heap's size, and mapping
+// a page makes its bytes readable and writable at that address (at every address it is mapped).
+//
 //   gpumem::HostDevice device(gpumem::HostDeviceConfig::discrete_like(1 * gpumem::kGiB, 256 *
 //   gpumem::kMiB)); gpumem::RawBlock block = device.try_allocate_block(0, 4096, 64);
 //   std::memset(device.map(block), 0, 4096);
@@ -30,6 +35,9 @@ struct HostHeapConfig {
 struct HostDeviceConfig {
   std::string name = "host";
   std::vector<HostHeapConfig> heaps;
+  // Offer virtual_memory() (Linux only; ignored elsewhere). Off by default, so the allocator
+  // chosen for host heaps stays the plain one unless asked for.
+  bool virtual_memory = false;
 
   // One shared heap the size of the machine's physical memory.
   static HostDeviceConfig system();
@@ -53,6 +61,7 @@ class HostDevice final : public Device {
                   std::uint64_t dst_offset, std::uint64_t size) override;
   bool is_complete(FenceValue fence) override;
   void wait(FenceValue fence) override;
+  VirtualMemory* virtual_memory() noexcept override;
 
   // Pretend that others use `bytes` of the heap: reported as driver usage, and unavailable.
   void set_external_usage(std::uint32_t heap, std::uint64_t bytes);

@@ -5,8 +5,19 @@
 // and fragmentation can be measured for any device size on any machine, at full speed. Blocks
 // cannot be mapped; copies complete at once without moving anything.
 //
+// It also models virtual memory management (virtual_memory(), on unless the config turns it
+// off): reservations are address ranges cut from the same space as blocks, physical pages count
+// against the same capacity, and every misuse a driver would reject (mapping outside a
+// reservation or over a mapped page, unmapping a hole, releasing a mapped page, unreserving with
+// pages mapped, releasing twice) throws InvalidArgument or InvalidHandle naming what and where.
+// vm_counters() tells tests and benchmarks how much driver work an allocator caused.
+//
 //   gpumem::SimDevice device(gpumem::SimDeviceConfig::parse("capacity=80GiB,page=2MiB"));
 //   gpumem::RawBlock block = device.try_allocate_block(0, 3 * gpumem::kMiB, 256);  // 4 MiB taken
+//   gpumem::VirtualMemory& vm = *device.virtual_memory();
+//   std::uint64_t base = vm.reserve(0, 64 * gpumem::kMiB);
+//   vm.map(0, base, vm.try_create_page(0));  // 2 MiB more of the capacity taken
+//   std::uint64_t maps = device.vm_counters().maps;  // 1
 //
 // Thread safety: every method may be called from several threads at once.
 #pragma once
@@ -26,10 +37,24 @@ struct SimDeviceConfig {
   std::uint64_t page_size = 2 * kMiB;
   std::uint64_t capacity = 80 * kGiB;               // the device-local heap
   std::uint64_t host_visible_capacity = 16 * kGiB;  // an upload heap; 0 for none
+  bool virtual_memory = true;  // off: virtual_memory() is null, as on a device without VMM
 
-  // "capacity=16GiB,page=64KiB,upload=1GiB,name=my-sim": keys may appear in any order; unknown
-  // keys and bad sizes throw InvalidArgument naming them.
+  // "capacity=16GiB,page=64KiB,upload=1GiB,name=my-sim,vm=off": keys may appear in any order;
+  // unknown keys, bad sizes and vm values other than on/off throw InvalidArgument naming them.
   static SimDeviceConfig parse(std::string_view spec);
+};
+
+// Virtual memory calls the simulator has served since it was created (failed calls excluded).
+struct SimVmCounters {
+  std::uint64_t reserves = 0;
+  std::uint64_t unreserves = 0;
+  std::uint64_t page_creations = 0;
+  std::uint64_t page_releases = 0;
+  std::uint64_t maps = 0;
+  std::uint64_t unmaps = 0;
+
+  std::uint64_t pages_held() const noexcept { return page_creations - page_releases; }
+  std::uint64_t mappings() const noexcept { return maps - unmaps; }
 };
 
 class SimDevice final : public Device {
@@ -47,7 +72,9 @@ class SimDevice final : public Device {
                   std::uint64_t dst_offset, std::uint64_t size) override;
   bool is_complete(FenceValue fence) override;
   void wait(FenceValue fence) override;
+  VirtualMemory* virtual_memory() noexcept override;
 
+  SimVmCounters vm_counters() const noexcept;
   void set_external_usage(std::uint32_t heap, std::uint64_t bytes);
   const SimDeviceConfig& config() const noexcept { return config_; }
 

@@ -8,6 +8,9 @@
 
 #include "backend/common/block_ledger.hpp"
 #include "backend/common/copy_checks.hpp"
+#if defined(__linux__)
+#include "backend/host/host_virtual_memory.hpp"
+#endif
 #include "gpumem/core/error.hpp"
 
 namespace gpumem {
@@ -78,12 +81,19 @@ HostDeviceConfig HostDeviceConfig::discrete_like(std::uint64_t device_bytes,
 }
 
 struct HostDevice::State {
-  explicit State(const std::vector<HeapInfo>& heaps) : ledger(heaps) {}
+  State(const DeviceInfo& info, bool virtual_memory) : ledger(info.heaps) {
+#if defined(__linux__)
+    if (virtual_memory) vm = std::make_unique<detail::HostVirtualMemory>(info, ledger);
+#else
+    (void)virtual_memory;
+#endif
+  }
   detail::BlockLedger ledger;
+  std::unique_ptr<VirtualMemory> vm;  // declared last: it refers to the ledger
 };
 
 HostDevice::HostDevice(const HostDeviceConfig& config)
-    : info_(describe(config)), state_(std::make_unique<State>(info_.heaps)) {}
+    : info_(describe(config)), state_(std::make_unique<State>(info_, config.virtual_memory)) {}
 
 HostDevice::~HostDevice() {
   // Blocks still out belong to nobody once the device is gone: give the memory back.
@@ -140,6 +150,8 @@ bool HostDevice::is_complete(FenceValue fence) {
 }
 
 void HostDevice::wait(FenceValue fence) { is_complete(fence); }
+
+VirtualMemory* HostDevice::virtual_memory() noexcept { return state_->vm.get(); }
 
 void HostDevice::set_external_usage(std::uint32_t heap, std::uint64_t bytes) {
   this->heap(heap);

@@ -2,11 +2,11 @@
 
 #include <fmt/format.h>
 
-#include <map>
-#include <mutex>
-
 #include "backend/common/block_ledger.hpp"
 #include "backend/common/copy_checks.hpp"
+#include "backend/common/device_options.hpp"
+#include "backend/sim/sim_address_space.hpp"
+#include "backend/sim/sim_virtual_memory.hpp"
 #include "gpumem/core/error.hpp"
 
 namespace gpumem {
@@ -56,67 +56,18 @@ DeviceInfo describe(const SimDeviceConfig& c) {
   }
   info.properties.emplace_back("page size", format_bytes(c.page_size));
   info.properties.emplace_back("memory", "simulated: address ranges only, no bytes");
+  info.properties.emplace_back("virtual memory", c.virtual_memory ? "yes" : "no");
   return info;
 }
-
-// First-fit over free address ranges with coalescing; only the simulator's bookkeeping.
-class AddressSpace {
- public:
-  AddressSpace(std::uint64_t base, std::uint64_t size) { free_.emplace(base, size); }
-
-  std::uint64_t take(std::uint64_t size, std::uint64_t alignment) {
-    std::lock_guard lock(mutex_);
-    for (auto it = free_.begin(); it != free_.end(); ++it) {
-      std::uint64_t start = 0;
-      if (!align_up(it->first, alignment, start)) continue;
-      const std::uint64_t end = it->first + it->second;
-      if (start > end || end - start < size) continue;
-      const auto [range_start, range_size] = *it;
-      free_.erase(it);
-      if (start > range_start) free_.emplace(range_start, start - range_start);
-      if (start + size < end) free_.emplace(start + size, end - start - size);
-      return start;
-    }
-    return 0;
-  }
-
-  void give(std::uint64_t start, std::uint64_t size) {
-    std::lock_guard lock(mutex_);
-    auto next = free_.lower_bound(start);
-    if (next != free_.end() && next->first == start + size) {
-      size += next->second;
-      next = free_.erase(next);
-    }
-    if (next != free_.begin()) {
-      auto prev = std::prev(next);
-      if (prev->first + prev->second == start) {
-        prev->second += size;
-        return;
-      }
-    }
-    free_.emplace(start, size);
-  }
-
- private:
-  std::mutex mutex_;
-  std::map<std::uint64_t, std::uint64_t> free_;  // start -> size
-};
 
 }  // namespace
 
 SimDeviceConfig SimDeviceConfig::parse(std::string_view spec) {
   SimDeviceConfig c;
-  while (!spec.empty()) {
-    const std::size_t comma = spec.find(',');
-    const std::string_view item = spec.substr(0, comma);
-    spec = comma == std::string_view::npos ? std::string_view() : spec.substr(comma + 1);
-    if (item.empty()) continue;
-    const std::size_t eq = item.find('=');
-    if (eq == std::string_view::npos) {
-      throw InvalidArgument(fmt::format("sim device option '{}' needs a value (key=value)", item));
+  for (const auto& [key, value, has_value] : detail::split_device_options(spec)) {
+    if (!has_value) {
+      throw InvalidArgument(fmt::format("sim device option '{}' needs a value (key=value)", key));
     }
-    const std::string_view key = item.substr(0, eq);
-    const std::string_view value = item.substr(eq + 1);
     if (key == "capacity")
       c.capacity = parse_bytes(value, "sim capacity");
     else if (key == "page")
@@ -125,28 +76,35 @@ SimDeviceConfig SimDeviceConfig::parse(std::string_view spec) {
       c.host_visible_capacity = parse_bytes(value, "sim upload");
     else if (key == "name")
       c.name = std::string(value);
+    else if (key == "vm")
+      c.virtual_memory = detail::parse_switch("sim", key, value);
     else {
-      throw InvalidArgument(
-          fmt::format("unknown sim device option '{}' (known: capacity, page, upload, name)", key));
+      throw InvalidArgument(fmt::format(
+          "unknown sim device option '{}' (known: capacity, page, upload, name, vm)", key));
     }
   }
   return c;
 }
 
 struct SimDevice::State {
-  explicit State(const std::vector<HeapInfo>& heaps) : ledger(heaps) {
-    for (std::size_t i = 0; i < heaps.size(); ++i) {
-      spaces.push_back(std::make_unique<AddressSpace>((i + 1) * kAddressWindow, kAddressWindow));
+  State(const DeviceInfo& info, const SimDeviceConfig& config) : ledger(info.heaps) {
+    for (std::size_t i = 0; i < info.heaps.size(); ++i) {
+      spaces.push_back(
+          std::make_unique<detail::SimAddressSpace>((i + 1) * kAddressWindow, kAddressWindow));
+    }
+    if (config.virtual_memory) {
+      vm = std::make_unique<detail::SimVirtualMemory>(info, config.page_size, ledger, spaces);
     }
   }
   detail::BlockLedger ledger;
-  std::vector<std::unique_ptr<AddressSpace>> spaces;
+  std::vector<std::unique_ptr<detail::SimAddressSpace>> spaces;
+  std::unique_ptr<detail::SimVirtualMemory> vm;  // declared last: it refers to the others
 };
 
 SimDevice::SimDevice(SimDeviceConfig config)
     : config_(std::move(config)),
       info_(describe(config_)),
-      state_(std::make_unique<State>(info_.heaps)) {}
+      state_(std::make_unique<State>(info_, config_)) {}
 
 SimDevice::~SimDevice() = default;
 
@@ -195,6 +153,12 @@ bool SimDevice::is_complete(FenceValue fence) {
 }
 
 void SimDevice::wait(FenceValue fence) { is_complete(fence); }
+
+VirtualMemory* SimDevice::virtual_memory() noexcept { return state_->vm.get(); }
+
+SimVmCounters SimDevice::vm_counters() const noexcept {
+  return state_->vm ? state_->vm->counts() : SimVmCounters{};
+}
 
 void SimDevice::set_external_usage(std::uint32_t heap, std::uint64_t bytes) {
   this->heap(heap);

@@ -1,0 +1,34 @@
+#include "backend/common/device_options.hpp"
+
+#include <fmt/format.h>
+
+#include "gpumem/core/error.hpp"
+
+namespace gpumem::detail {
+
+std::vector<DeviceOption> split_device_options(std::string_view spec) {
+  std::vector<DeviceOption> options;
+  while (!spec.empty()) {
+    const std::size_t comma = spec.find(',');
+    const std::string_view item = spec.substr(0, comma);
+    spec = comma == std::string_view::npos ? std::string_view() : spec.substr(comma + 1);
+    if (item.empty()) continue;
+    const std::size_t eq = item.find('=');
+    if (eq == std::string_view::npos) {
+      options.push_back({.key = item});
+    } else {
+      options.push_back(
+          {.key = item.substr(0, eq), .value = item.substr(eq + 1), .has_value = true});
+    }
+  }
+  return options;
+}
+
+bool parse_switch(std::string_view backend, std::string_view key, std::string_view value) {
+  if (value == "on" || value == "1" || value == "true") return true;
+  if (value == "off" || value == "0" || value == "false") return false;
+  throw InvalidArgument(
+      fmt::format("{} device option {}='{}': expected on or off", backend, key, value));
+}
+
+}  // namespace gpumem::detail

@@ -1,0 +1,131 @@
+// The bookkeeping of a backend that implements VirtualMemory itself (sim, host): which address
+// ranges are reserved, which physical pages exist, and which page is mapped where. It refuses
+// every misuse a driver would (mapping outside a reservation or over a mapped page, unmapping a
+// hole, releasing a mapped page, unreserving with pages mapped, using a released page) with an
+// InvalidArgument or InvalidHandle that names the call, the address or page, and the heap. The
+// backend adds what is real for it: where addresses and memory come from, and what a mapping
+// does; map and unmap run the backend's action under the books' lock, between the checks and
+// the record, so a mapping that fails leaves no trace and two threads cannot map one address.
+//
+//   detail::VmBooks books(info, 2 * kMiB);
+//   books.add_reservation(0, base, 64 * kMiB);
+//   PhysicalPage page = books.add_page(0, /*backing=*/0);
+//   books.map(0, base, page, [](std::uint64_t backing) { /* the backend's mapping */ });
+//
+// Thread safety: every method may be called from several threads at once (one lock; the
+// counters are atomics read without it).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include "gpumem/backend/device.hpp"
+#include "gpumem/backend/sim_device.hpp"
+#include "gpumem/backend/virtual_memory.hpp"
+
+namespace gpumem::detail {
+
+class VmBooks {
+ public:
+  // `info` must outlive the books.
+  VmBooks(const DeviceInfo& info, std::uint64_t page_size);
+
+  std::uint64_t page_size() const noexcept { return page_size_; }
+  // InvalidArgument naming `operation` for a heap the device lacks.
+  void check_heap(std::uint32_t heap, const char* operation) const;
+  // InvalidArgument unless size is a positive multiple of the page size.
+  void check_reservation_size(std::uint32_t heap, std::uint64_t size) const;
+
+  void add_reservation(std::uint32_t heap, std::uint64_t base, std::uint64_t size);
+  // InvalidHandle when [base, +size) is not a reservation of the heap, InvalidArgument while
+  // pages are mapped in it.
+  void remove_reservation(std::uint32_t heap, std::uint64_t base, std::uint64_t size);
+
+  // A new page id; `backing` is the backend's own record of its memory (the host's file offset).
+  PhysicalPage add_page(std::uint32_t heap, std::uint64_t backing);
+  // Returns the page's backing. InvalidHandle for a page that is not live, InvalidArgument for
+  // one of another heap or one still mapped.
+  std::uint64_t remove_page(std::uint32_t heap, PhysicalPage page);
+
+  // Checks the mapping, runs map_action(backing of the page), then records it.
+  template <typename Action>
+  void map(std::uint32_t heap, std::uint64_t address, PhysicalPage page, Action&& map_action) {
+    std::lock_guard lock(mutex_);
+    const MapTarget target = check_map(heap, address, page);
+    map_action(pages_[target.record].backing);
+    commit_map(target, page);
+  }
+  // Checks there is a page mapped at the address, runs unmap_action(), then records it.
+  template <typename Action>
+  void unmap(std::uint32_t heap, std::uint64_t address, Action&& unmap_action) {
+    std::lock_guard lock(mutex_);
+    const SlotRef target = check_unmap(heap, address);
+    unmap_action();
+    commit_unmap(target);
+  }
+
+  // Calls served since creation, refused ones excluded. The simulator's public type serves:
+  // it is the one backend that reports them.
+  SimVmCounters counts() const noexcept;
+  // The reservations still out as (base, size), for a backend tearing down.
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> reservations() const;
+
+ private:
+  // The page ids mapped in one reservation, by page index; 0 for a hole. Stored in chunks made
+  // on first use, so a reservation of terabytes costs memory only where pages are mapped.
+  struct Reservation {
+    std::uint32_t heap = 0;
+    std::uint64_t size = 0;
+    std::uint64_t mapped = 0;
+    std::vector<std::unique_ptr<std::uint64_t[]>> chunks;
+  };
+  using ReservationMap = std::map<std::uint64_t, Reservation>;  // by base
+  struct PageRecord {
+    std::uint64_t backing = 0;
+    std::uint32_t generation = 0;  // part of the id, so a released id goes stale
+    std::uint32_t heap = 0;
+    std::uint32_t mappings = 0;  // a page may be mapped at several addresses
+    bool live = false;
+  };
+  struct SlotRef {
+    ReservationMap::iterator reservation;
+    std::uint64_t* slot;
+  };
+  struct MapTarget : SlotRef {
+    std::uint32_t record;
+  };
+
+  // With mutex_ held.
+  ReservationMap::iterator reservation_at(std::uint32_t heap, std::uint64_t address,
+                                          const char* operation);
+  std::uint32_t live_page(std::uint32_t heap, PhysicalPage page, const char* operation) const;
+  // The slot of the page at `address`; null where its chunk was never made (all holes) unless
+  // `create`.
+  std::uint64_t* slot(ReservationMap::iterator r, std::uint64_t address, bool create);
+  MapTarget check_map(std::uint32_t heap, std::uint64_t address, PhysicalPage page);
+  void commit_map(const MapTarget& target, PhysicalPage page) noexcept;
+  SlotRef check_unmap(std::uint32_t heap, std::uint64_t address);
+  void commit_unmap(const SlotRef& target) noexcept;
+
+  const DeviceInfo& info_;
+  const std::uint64_t page_size_;
+
+  mutable std::mutex mutex_;
+  ReservationMap reservations_;    // heaps' address ranges are disjoint, so one map serves all
+  std::vector<PageRecord> pages_;  // by id's low 32 bits - 1
+  std::vector<std::uint32_t> free_records_;
+
+  std::atomic<std::uint64_t> reserves_{0};
+  std::atomic<std::uint64_t> unreserves_{0};
+  std::atomic<std::uint64_t> page_creations_{0};
+  std::atomic<std::uint64_t> page_releases_{0};
+  std::atomic<std::uint64_t> maps_{0};
+  std::atomic<std::uint64_t> unmaps_{0};
+};
+
+}  // namespace gpumem::detail
