@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
+#include <utility>
 
 #include "gpumem/core/budget.hpp"
 #include "gpumem/core/error.hpp"
@@ -72,10 +74,13 @@ Manager::~Manager() {
 const HeapInfo& Manager::checked_heap(std::uint32_t heap) const { return device_->heap(heap); }
 
 std::uint32_t Manager::heap_for(HeapKind kind) const {
-  if (const auto& exact = heap_for_kind_[static_cast<std::size_t>(kind)]) return *exact;
-  if (const auto& shared = heap_for_kind_[static_cast<std::size_t>(HeapKind::Shared)]) {
-    return *shared;
+  const auto first_of = [this](HeapKind k) { return heap_for_kind_[static_cast<std::size_t>(k)]; };
+  if (const auto exact = first_of(kind)) return *exact;
+  // CUDA has no write-combined or cached device-mapped heaps: staging goes through pinned memory.
+  if (kind == HeapKind::Upload || kind == HeapKind::Readback) {
+    if (const auto pinned = first_of(HeapKind::PinnedHost)) return *pinned;
   }
+  if (const auto shared = first_of(HeapKind::Shared)) return *shared;
   throw InvalidArgument(fmt::format("device '{}' has no {} heap and no shared heap",
                                     device_->info().name, to_string(kind)));
 }
@@ -123,9 +128,10 @@ Allocation Manager::allocate_impl(const AllocationRequest& request, bool throw_o
     throw InvalidArgument(fmt::format("allocate: alignment {} on heap '{}' is not a power of two",
                                       request.alignment, info.name));
   }
-  const std::uint64_t alignment = std::max(request.alignment, info.granularity);
-  std::uint64_t rounded = 0;
-  if (request.size > info.size || !align_up(request.size, alignment, rounded)) {
+  // The allocator rounds as its memory needs (the direct one to the heap's granularity, pools
+  // and the arena to 256 B): rounding here would hide the arena's gains on fine-grained sizes.
+  const std::uint64_t alignment = request.alignment != 0 ? request.alignment : kDefaultAlignment;
+  if (request.size > info.size) {
     const bool negative = request.size > (std::uint64_t{1} << 63);
     throw InvalidArgument(fmt::format("allocate: {} bytes{} is more than the whole heap '{}' ({})",
                                       request.size,
@@ -136,15 +142,15 @@ Allocation Manager::allocate_impl(const AllocationRequest& request, bool throw_o
   HeapGovernor& governor = *governors_[heap];
   TagState* tag = tag_state(request.tag);
   Placement placement;
-  if (rounded != 0) {
-    if (tag != nullptr && !tag->counter.try_reserve(rounded)) {
+  if (request.size != 0) {
+    if (tag != nullptr && !tag->counter.try_reserve(request.size)) {
       metrics_.count(MetricsRecorder::Event::BudgetRefusal);
       if (!throw_on_failure) return {};
       throw BudgetExceeded(facts(heap, request.size, tag));
     }
-    placement = allocators_[heap]->allocate(rounded, alignment, request.movable);
+    placement = allocators_[heap]->allocate(request.size, alignment, request.movable);
     if (!placement) {
-      if (tag != nullptr) tag->counter.release(rounded);
+      if (tag != nullptr) tag->counter.release(request.size);
       if (placement.refusal == GrowthRefusal::Device) {
         metrics_.count(MetricsRecorder::Event::OutOfMemory);
       }
@@ -153,8 +159,8 @@ Allocation Manager::allocate_impl(const AllocationRequest& request, bool throw_o
         throw BudgetExceeded(facts(heap, request.size, nullptr));
       }
       throw OutOfMemory(facts(heap, request.size, nullptr),
-                        fmt::format("device '{}' could not provide {}", device_->info().name,
-                                    format_bytes(rounded)));
+                        fmt::format("device '{}' could not provide {} aligned to {}",
+                                    device_->info().name, format_bytes(request.size), alignment));
     }
   }
 
@@ -171,7 +177,7 @@ Allocation Manager::allocate_impl(const AllocationRequest& request, bool throw_o
     handle = registry_.insert(std::move(record));
   } catch (...) {
     if (placement) allocators_[heap]->deallocate(placement);
-    if (tag != nullptr) tag->counter.release(rounded);
+    if (tag != nullptr) tag->counter.release(request.size);
     throw;
   }
   metrics_.on_allocate(heap, request.category, request.size);
@@ -216,7 +222,7 @@ void Manager::release_memory(const AllocationRecord& record) noexcept {
                                         .size = record.reserved,
                                         .token = record.allocator_token});
   if (TagState* tag = tag_state(record.tag)) {
-    tag->counter.release(record.reserved);
+    tag->counter.release(record.size);
     if (tag->counter.used() <= tag->counter.soft()) tag->soft_warned.store(false);
   }
 }
@@ -231,6 +237,36 @@ void Manager::refresh_driver_figures() {
 
 void Manager::trim() {
   for (auto& allocator : allocators_) allocator->trim();
+}
+
+DefragResult Manager::defragment(std::uint32_t heap, const DefragLimits& limits) {
+  const std::uint32_t index = checked_heap(heap).index;
+  // Allocators report moves by placement; the registry knows allocations by handle.
+  std::map<std::pair<std::uint64_t, std::uint64_t>, AllocationHandle> by_place;
+  const auto index_heap = [&] {
+    by_place.clear();
+    registry_.for_each_live([&](const AllocationHandle& handle, const AllocationRecord& record) {
+      if (record.heap == index && record.block) {
+        by_place.emplace(std::pair{record.block.id, record.offset}, handle);
+      }
+    });
+  };
+  index_heap();
+  return allocators_[index]->defragment(limits, [&](const Placement& from, const Placement& to) {
+    auto it = by_place.find({from.block.id, from.offset});
+    if (it == by_place.end()) {
+      index_heap();  // made on another thread since the pass began
+      it = by_place.find({from.block.id, from.offset});
+    }
+    if (it == by_place.end()) {
+      log_message(LogLevel::Error,
+                  fmt::format("defragmentation moved an allocation at block {:#x} + {} that "
+                              "the manager does not know; its records are unchanged",
+                              from.block.id, from.offset));
+      return;
+    }
+    registry_.relocate(it->second, to.block, to.offset, to.token);
+  });
 }
 
 const HeapAllocator& Manager::allocator(std::uint32_t heap) const {

@@ -10,6 +10,7 @@
 #include "gpumem/backend/sim_device.hpp"
 #include "gpumem/core/error.hpp"
 #include "gpumem/core/log.hpp"
+#include "support/log_capture.hpp"
 
 namespace gpumem {
 namespace {
@@ -51,28 +52,19 @@ std::shared_ptr<HostDevice> small_device() {
   return std::make_shared<HostDevice>(HostDeviceConfig::discrete_like(1 * kGiB, 64 * kMiB));
 }
 
-// Captures warnings so tests can check them and keep the output quiet.
-struct LogCapture {
-  LogCapture() {
-    set_log_sink([this](LogLevel, std::string_view text) {
-      std::lock_guard lock(mutex);
-      lines.emplace_back(text);
-    });
-  }
-  ~LogCapture() { set_log_sink(nullptr); }
-  std::string all() {
-    std::lock_guard lock(mutex);
-    std::string out;
-    for (const auto& l : lines) out += l + "\n";
-    return out;
-  }
-  std::mutex mutex;
-  std::vector<std::string> lines;
-};
+// Accounting tests use the direct allocator (one device block per allocation), so a heap's usage
+// is the requests rounded to its granularity; the allocators' own policies are tested on their own
+// and through AutoAllocator* below.
+Config exact(Config c = {}) {
+  c.allocators = {.device = AllocatorKind::Direct, .host_visible = AllocatorKind::Direct};
+  return c;
+}
+
+using test_support::LogCapture;
 
 TEST(Manager, AllocatesTracksAndFrees) {
   auto device = small_device();
-  Manager m(device);
+  Manager m(device, exact());
   {
     Allocation a = m.allocate({.size = 1000, .category = Category::Texture, .tag = Tag("t")});
     ASSERT_TRUE(a);
@@ -101,20 +93,20 @@ TEST(Manager, AllocatesTracksAndFrees) {
 }
 
 TEST(Manager, DefaultBudgetsFollowTheConfig) {
-  Manager m(small_device());
+  Manager m(small_device(), exact());
   // device-local 1 GiB: min(0.9 GiB, 1 GiB − 512 MiB) = 512 MiB; host-visible: 64 MiB heap.
   EXPECT_EQ(m.budget(0).hard, 512 * kMiB);
   EXPECT_EQ(m.budget(1).hard, 64 * kMiB);
   Config c;
   c.host_visible_budget = 16 * kMiB;
-  Manager n(small_device(), c);
+  Manager n(small_device(), exact(c));
   EXPECT_EQ(n.budget(1).hard, 16 * kMiB);
   EXPECT_EQ(n.budget(2).hard, 16 * kMiB);
 }
 
 TEST(Manager, HardLimitRefusesWithTheFacts) {
   LogCapture log;
-  Manager m(small_device());
+  Manager m(small_device(), exact());
   Allocation a = m.allocate({.size = 400 * kMiB});
   EXPECT_TRUE(m.would_exceed(200 * kMiB));
   EXPECT_FALSE(m.would_exceed(100 * kMiB));
@@ -141,7 +133,7 @@ TEST(Manager, HardLimitRefusesWithTheFacts) {
 TEST(Manager, HardLimitHoldsUnderEightThreads) {
   LogCapture log;
   auto device = small_device();
-  Manager m(device);
+  Manager m(device, exact());
   std::atomic<std::uint64_t> max_seen{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 8; ++t) {
@@ -169,7 +161,7 @@ TEST(Manager, PressureTransitionsReachSubscribersInOrder) {
   LogCapture log;
   Config c;
   c.heap_budgets["device-local"] = {.soft = 0, .hard = 100 * kMiB};
-  Manager m(small_device(), c);
+  Manager m(small_device(), exact(c));
   std::vector<std::pair<PressureLevel, PressureLevel>> seen;
   m.on_pressure([&](const PressureEvent& e) {
     EXPECT_EQ(e.heap_name, "device-local");
@@ -196,7 +188,7 @@ TEST(Manager, PressureTransitionsReachSubscribersInOrder) {
 
 TEST(Manager, PressureQueriesNeverCallTheDriver) {
   auto counting = std::make_shared<CountingDevice>(small_device());
-  Manager m(counting);
+  Manager m(counting, exact());
   const int after_construction = counting->queries.load();
   for (int i = 0; i < 100000; ++i) {
     ASSERT_EQ(m.pressure(0), PressureLevel::Low);
@@ -210,7 +202,7 @@ TEST(Manager, DriverFiguresRefreshAfterEnoughBytes) {
   auto counting = std::make_shared<CountingDevice>(host);
   Config c;
   c.refresh = {.max_age = std::chrono::hours(1), .max_bytes = 64 * kMiB};
-  Manager m(counting, c);
+  Manager m(counting, exact(c));
   const int start = counting->queries.load();
   host->set_external_usage(0, 300 * kMiB);  // another program takes memory
   Allocation small = m.allocate({.size = 1 * kMiB});
@@ -229,7 +221,7 @@ TEST(Manager, DriverFiguresRefreshAfterMaxAge) {
   auto counting = std::make_shared<CountingDevice>(host);
   Config c;
   c.refresh = {.max_age = std::chrono::milliseconds(20), .max_bytes = 1 * kGiB};
-  Manager m(counting, c);
+  Manager m(counting, exact(c));
   const int start = counting->queries.load();
   std::this_thread::sleep_for(std::chrono::milliseconds(40));
   Allocation a = m.allocate({.size = 1 * kMiB});
@@ -243,7 +235,7 @@ TEST(Manager, OutOfMemoryFromTheDeviceIsAClearError) {
   auto host = small_device();
   Config c;
   c.refresh.max_age = std::chrono::hours(1);
-  Manager m(host, c);
+  Manager m(host, exact(c));
   host->set_external_usage(0, 900 * kMiB);  // the manager does not know yet
   try {
     m.allocate({.size = 200 * kMiB});
@@ -264,7 +256,7 @@ TEST(Manager, TagBudgetsAreEnforcedAcrossHeaps) {
   LogCapture log;
   Config c;
   c.tag_budgets["textures"] = {.soft = 8 * kMiB, .hard = 10 * kMiB};
-  Manager m(small_device(), c);
+  Manager m(small_device(), exact(c));
   const Tag textures("textures");
   Allocation a = m.allocate({.size = 6 * kMiB, .tag = textures});
   Allocation b = m.allocate({.size = 3 * kMiB, .kind = HeapKind::Upload, .tag = textures});
@@ -286,7 +278,7 @@ TEST(Manager, TagBudgetsAreEnforcedAcrossHeaps) {
 
 TEST(Manager, SoftLimitWarnsOnceAndCounts) {
   LogCapture log;
-  Manager m(small_device());  // soft = 0.85 × 512 MiB
+  Manager m(small_device(), exact());  // soft = 0.85 × 512 MiB
   std::vector<Allocation> held;
   for (int i = 0; i < 5; ++i) held.push_back(m.allocate({.size = 100 * kMiB}));
   EXPECT_EQ(m.metrics().events.soft_limit_crossings, 1u);
@@ -294,7 +286,7 @@ TEST(Manager, SoftLimitWarnsOnceAndCounts) {
 }
 
 TEST(Manager, ZeroByteRequestsAreValidDistinctAndHoldNothing) {
-  Manager m(small_device());
+  Manager m(small_device(), exact());
   Allocation a = m.allocate({.size = 0});
   Allocation b = m.allocate({.size = 0});
   ASSERT_TRUE(a);
@@ -309,7 +301,7 @@ TEST(Manager, ZeroByteRequestsAreValidDistinctAndHoldNothing) {
 }
 
 TEST(Manager, BadRequestsAreRefusedNamingTheProblem) {
-  Manager m(small_device());
+  Manager m(small_device(), exact());
   EXPECT_THAT([&] { m.allocate({.size = 2 * kGiB}); },
               ::testing::ThrowsMessage<InvalidArgument>(AllOf(
                   HasSubstr("more than the whole heap 'device-local'"), HasSubstr("1.0 GiB"))));
@@ -329,7 +321,7 @@ TEST(Manager, BadRequestsAreRefusedNamingTheProblem) {
 }
 
 TEST(Manager, AlignmentIsHonoured) {
-  Manager m(small_device());
+  Manager m(small_device(), exact());
   for (std::uint64_t align : {1u, 64u, 256u, 4096u, 65536u}) {
     Allocation a = m.allocate({.size = 100, .alignment = align});
     EXPECT_EQ(a.address() % align, 0u) << align;
@@ -337,7 +329,7 @@ TEST(Manager, AlignmentIsHonoured) {
 }
 
 TEST(Manager, DoubleFreeAndForeignHandlesAreRefused) {
-  Manager m(small_device());
+  Manager m(small_device(), exact());
   Manager other(small_device());
   Allocation a = m.allocate({.size = 128});
   const AllocationHandle h = a.release();
@@ -356,7 +348,7 @@ TEST(Manager, LeakReportOnDestructionListsExactlyTheLeaks) {
   c.tracking.stack_sample_every = 1;
   c.on_leak = [&](const LeakReport& r) { captured = r; };
   {
-    Manager m(device, c);
+    Manager m(device, exact(c));
     Allocation kept = m.allocate({.size = 10});
     m.allocate({.size = 4 * kMiB, .category = Category::Texture, .tag = Tag("leaked-texture")})
         .release();
@@ -377,7 +369,7 @@ TEST(Manager, LeakReportOnDestructionListsExactlyTheLeaks) {
 }
 
 TEST(Manager, OlderThanFindsSuspects) {
-  Manager m(small_device());
+  Manager m(small_device(), exact());
   Allocation old_one = m.allocate({.size = 1});
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
   Allocation young = m.allocate({.size = 1});
@@ -389,7 +381,7 @@ TEST(Manager, OlderThanFindsSuspects) {
 TEST(Manager, InvalidConfigIsRejectedAtConstruction) {
   Config c;
   c.gpu_memory_fraction = 1.5;
-  EXPECT_THAT([&] { Manager m(small_device(), c); },
+  EXPECT_THAT([&] { Manager m(small_device(), exact(c)); },
               ::testing::ThrowsMessage<InvalidArgument>(HasSubstr("gpu_memory_fraction")));
   Config unknown_heap;
   unknown_heap.heap_budgets["vram"] = {.hard = kGiB};
@@ -399,7 +391,7 @@ TEST(Manager, InvalidConfigIsRejectedAtConstruction) {
 }
 
 TEST(Manager, ResetPeak) {
-  Manager m(small_device());
+  Manager m(small_device(), exact());
   { Allocation a = m.allocate({.size = 10 * kMiB}); }
   Allocation b = m.allocate({.size = 1 * kMiB});
   EXPECT_EQ(m.metrics().total.peak_bytes, 10 * kMiB);
@@ -409,7 +401,7 @@ TEST(Manager, ResetPeak) {
 }
 
 TEST(Manager, MovedAllocationsFreeOnce) {
-  Manager m(small_device());
+  Manager m(small_device(), exact());
   Allocation a = m.allocate({.size = 64});
   Allocation b = std::move(a);
   EXPECT_FALSE(a);  // NOLINT(bugprone-use-after-move): checking the moved-from state
@@ -419,6 +411,37 @@ TEST(Manager, MovedAllocationsFreeOnce) {
   c.reset();
   EXPECT_EQ(m.metrics().total.live_count, 0u);
   EXPECT_EQ(m.metrics().total.freed_count, 2u);
+}
+
+TEST(Manager, AutoAllocatorPoolsOnTheHostAndMapsPagesOnTheSimulator) {
+  Manager host(small_device());
+  EXPECT_EQ(host.allocator(0).name(), "pool");
+  EXPECT_EQ(host.allocator(1).name(), "pool");
+  Manager sim(std::make_shared<SimDevice>(SimDeviceConfig{}));
+  EXPECT_EQ(sim.allocator(sim.heap_for(HeapKind::DeviceLocal)).name(), "arena");
+}
+
+TEST(Manager, PooledMemoryStaysCachedUntilTrim) {
+  auto device = small_device();
+  Manager m(device);
+  { Allocation a = m.allocate({.size = 1000}); }
+  // The pool keeps its empty block for the next request instead of calling the device again.
+  const std::uint64_t cached = m.allocator(0).stats().cached_bytes;
+  EXPECT_GT(cached, 0u);
+  EXPECT_EQ(m.budget(0).own, cached);
+  m.trim();
+  EXPECT_EQ(m.budget(0).own, 0u);
+  EXPECT_EQ(device->query_heap(0).usage, 0u);
+}
+
+TEST(Manager, SmallRequestsAreNotRoundedToTheHeapGranularity) {
+  // The simulator's pages are 2 MiB; the arena packs 1000-byte requests into one page.
+  Manager m(std::make_shared<SimDevice>(SimDeviceConfig{}));
+  std::vector<Allocation> small;
+  for (int i = 0; i < 100; ++i) small.push_back(m.allocate({.size = 1000}));
+  const std::uint32_t heap = m.heap_for(HeapKind::DeviceLocal);
+  EXPECT_EQ(m.allocator(heap).stats().reserved_bytes, 2 * kMiB);
+  for (const Allocation& a : small) EXPECT_EQ(a.address() % Manager::kDefaultAlignment, 0u);
 }
 
 }  // namespace

@@ -12,8 +12,10 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string_view>
 
+#include "gpumem/alloc/defrag_planner.hpp"
 #include "gpumem/core/heap.hpp"
 #include "gpumem/memory/block_source.hpp"
 
@@ -41,8 +43,22 @@ struct HeapAllocatorStats {
   std::uint64_t cached_bytes = 0;  // held but free: what trim() could give back
 };
 
+// What one defragmentation pass did.
+struct DefragResult {
+  std::uint64_t moves = 0;  // allocations moved (on_move calls)
+  std::uint64_t bytes_moved = 0;
+  std::uint64_t blocks_released = 0;  // blocks emptied by the pass and given back to the device
+  std::uint64_t moves_skipped = 0;    // planned moves that could not be placed as planned
+  double fragmentation_before = 0.0;  // the allocator's fragmentation before and after the pass
+  double fragmentation_after = 0.0;
+};
+
 class HeapAllocator {
  public:
+  // Called once per moved allocation, after its bytes were copied and its old range freed.
+  // `from` is the placement the owner holds (token included); `to` replaces it.
+  using MoveCallback = std::function<void(const Placement& from, const Placement& to)>;
+
   virtual ~HeapAllocator() = default;
   HeapAllocator() = default;
   HeapAllocator(const HeapAllocator&) = delete;
@@ -57,6 +73,13 @@ class HeapAllocator {
   virtual HeapAllocatorStats stats() const = 0;
   // Gives cached (held but unused) memory back to the device.
   virtual void trim() = 0;
+  // One incremental compaction pass within `limits`, moving movable placements (contents copied
+  // through the device) and calling on_move for each. Allocators with nothing to compact (one
+  // block per allocation, or pages that are interchangeable anyway) do nothing. The contract
+  // while it runs is BlockPoolAllocator::defragment's.
+  virtual DefragResult defragment(const DefragLimits& /*limits*/, const MoveCallback& /*on_move*/) {
+    return {};
+  }
 };
 
 // One device block per allocation, freed at once: what cudaMalloc/vkAllocateMemory give without a

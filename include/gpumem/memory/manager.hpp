@@ -38,7 +38,7 @@ struct AllocationRequest {
   // Bytes wanted. 0 is allowed: it yields a valid, distinct allocation that holds no memory
   // (address 0), is tracked like any other and must be freed like any other.
   std::uint64_t size = 0;
-  // A power of two; 0 means the heap's granularity.
+  // A power of two; 0 means Manager::kDefaultAlignment (what cudaMalloc guarantees).
   std::uint64_t alignment = 0;
   // A heap index; when empty, the heap chosen for `kind` (see Manager::heap_for).
   std::optional<std::uint32_t> heap;
@@ -62,6 +62,8 @@ struct BudgetStatus {
 
 class Manager {
  public:
+  static constexpr std::uint64_t kDefaultAlignment = 256;
+
   // Throws InvalidArgument when the config is invalid (naming the field) or device is null.
   explicit Manager(std::shared_ptr<Device> device, Config config = Config::defaults());
   ~Manager();
@@ -77,7 +79,8 @@ class Manager {
   // here (freed twice, or from another manager). Nothing changes when it throws.
   void free(const AllocationHandle& handle);
 
-  // The heap used for requests of `kind`: the first heap of that kind, else a shared heap.
+  // The heap used for requests of `kind`: the first heap of that kind, else (for upload and
+  // readback) a pinned host heap, else a shared heap.
   // Throws InvalidArgument when the device has neither.
   std::uint32_t heap_for(HeapKind kind) const;
 
@@ -106,6 +109,13 @@ class Manager {
   void refresh_driver_figures();
   // Gives every heap's cached memory (held but unused) back to the device.
   void trim();
+
+  // One incremental compaction pass over a heap's allocator within `limits` (see
+  // HeapAllocator::defragment): moved allocations keep their handles, their contents are copied,
+  // and address()/block()/offset() report where they are now. While it runs, movable allocations
+  // of that heap must be neither freed nor used, on the CPU or the GPU. The direct allocator and
+  // the arena have nothing to compact and return an empty result.
+  DefragResult defragment(std::uint32_t heap, const DefragLimits& limits = {});
 
   // The strategy placing allocations on a heap, and its statistics.
   const HeapAllocator& allocator(std::uint32_t heap) const;

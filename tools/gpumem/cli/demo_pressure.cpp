@@ -47,10 +47,14 @@ void demo_pressure(const std::shared_ptr<Device>& device, std::ostream& out) {
   }
   Config config = Config::defaults();
   config.heap_budgets[heap->name] = kDemoBudget;
+  // One device block per chunk, so usage follows every allocation and free; the pooling
+  // allocators would keep freed chunks cached until trim().
+  config.allocators.device = AllocatorKind::Direct;
   const PressureThresholds& t = config.pressure;
   out << fmt::format(
       "A second Manager on the same device, with a small fixed budget for the demo:\n"
       "  Config::heap_budgets[\"{}\"] = {{soft {}, hard {}}}\n"
+      "  Config::allocators.device = AllocatorKind::Direct (no caching: usage follows each free)\n"
       "Default thresholds: medium at {:g}%, high at {:g}%, critical at {:g}% of the hard budget,\n"
       "each left again {:g}% below it. manager.on_pressure() prints every transition.\n\n",
       heap->name, format_bytes(kDemoBudget.soft), format_bytes(kDemoBudget.hard), t.medium * 100,
