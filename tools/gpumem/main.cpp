@@ -3,6 +3,7 @@
 // Exit codes: 0 success; 2 bad input (an unknown subcommand or option, a bad --device spec, or
 // any gpumem::Error), with one "gpumem: error: ..." line on stderr; 1 an unexpected failure.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <CLI/CLI.hpp>
 #include <exception>
@@ -12,6 +13,7 @@
 
 #include "cli/demo_command.hpp"
 #include "cli/info_command.hpp"
+#include "cli/replay_command.hpp"
 #include "cli/version.hpp"
 #include "gpumem/core/error.hpp"
 
@@ -58,12 +60,34 @@ int main(int argc, char** argv) {
       demo_cmd->add_option("--device", demo_device,
                            "Use this device (default: the best one, host:discrete without a GPU).");
 
+  gpumem::cli::ReplayCommandOptions replay;
+  std::uint32_t replay_heap = 0;
+  CLI::App* replay_cmd = app.add_subcommand(
+      "replay", "Replay allocation traces against an allocator: ns per event, reserved/live.");
+  replay_cmd->add_option("--device", replay.device,
+                         "Replay on this device (default: sim, 80 GiB with 2 MiB pages).");
+  replay_cmd->add_option("--allocator", replay.allocator,
+                         fmt::format("One of: {} (default: auto).",
+                                     fmt::join(gpumem::cli::replay_allocator_names(), ", ")));
+  const CLI::Option* replay_heap_opt =
+      replay_cmd->add_option("--heap", replay_heap, "Heap index (default: the device-local heap).");
+  replay_cmd->add_option("--alignment", replay.alignment,
+                         "Alignment of every allocation, a power of two (default: 256).");
+  replay_cmd->add_flag("--manager", replay.through_manager,
+                       "Replay through a whole Manager (tracking off), not the bare allocator.");
+  replay_cmd->add_flag("--json", replay.json, "One JSON object per trace, one per line.");
+  replay_cmd
+      ->add_option("traces", replay.traces,
+                   "Trace files, built-in traces (churn200k) or churn:operations=N,seed=S specs.")
+      ->required();
+
   // CLI11 would call a stray word a missing subcommand; name it as the unknown one it is.
   if (argc > 1 && argv[1][0] != '-' && argv[1] != info_cmd->get_name() &&
-      argv[1] != demo_cmd->get_name()) {
+      argv[1] != demo_cmd->get_name() && argv[1] != replay_cmd->get_name()) {
     return fail(
         kExitBadInput,
-        fmt::format("unknown subcommand '{}' (known: info, demo; see gpumem --help)", argv[1]));
+        fmt::format("unknown subcommand '{}' (known: info, demo, replay; see gpumem --help)",
+                    argv[1]));
   }
 
   try {
@@ -81,6 +105,9 @@ int main(int argc, char** argv) {
     } else if (demo_cmd->parsed()) {
       demo.device = given(demo_device_opt, demo_device);
       gpumem::cli::run_demo(demo, std::cout);
+    } else if (replay_cmd->parsed()) {
+      if (replay_heap_opt->count() > 0) replay.heap = replay_heap;
+      gpumem::cli::run_replay(replay, std::cout);
     }
   } catch (const gpumem::Error& e) {
     return fail(kExitBadInput, e.what());
