@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 
 #include "gpumem/backend/host_device.hpp"
+#if GPUMEM_HAS_CUDA
+#include "gpumem/backend/cuda_device.hpp"
+#endif
 #include "gpumem/backend/sim_device.hpp"
 #include "gpumem/core/error.hpp"
 
@@ -23,10 +26,15 @@ std::unique_ptr<Device> open_host(std::string_view options) {
 }  // namespace
 
 std::vector<BackendStatus> backend_statuses() {
-  return {
-      {.name = "host", .available = true, .detail = "system memory"},
-      {.name = "sim", .available = true, .detail = "simulated device memory (no bytes)"},
-  };
+  std::vector<BackendStatus> statuses;
+#if GPUMEM_HAS_CUDA
+  const CudaAvailability& cuda = cuda_availability();
+  statuses.push_back({.name = "cuda", .available = cuda.available, .detail = cuda.detail});
+#endif
+  statuses.push_back({.name = "host", .available = true, .detail = "system memory"});
+  statuses.push_back(
+      {.name = "sim", .available = true, .detail = "simulated device memory (no bytes)"});
+  return statuses;
 }
 
 std::unique_ptr<Device> open_device(std::string_view spec) {
@@ -36,6 +44,10 @@ std::unique_ptr<Device> open_device(std::string_view spec) {
       colon == std::string_view::npos ? std::string_view() : spec.substr(colon + 1);
   if (backend == "host") return open_host(options);
   if (backend == "sim") return std::make_unique<SimDevice>(SimDeviceConfig::parse(options));
+#if GPUMEM_HAS_CUDA
+  // Options are parsed first, so a bad spec is named even where CUDA is unavailable.
+  if (backend == "cuda") return std::make_unique<CudaDevice>(CudaDeviceConfig::parse(options));
+#endif
   std::string known;
   for (const BackendStatus& s : backend_statuses()) {
     known += (known.empty() ? "" : ", ") + s.name;
@@ -46,11 +58,22 @@ std::unique_ptr<Device> open_device(std::string_view spec) {
 
 std::vector<std::unique_ptr<Device>> open_all_devices() {
   std::vector<std::unique_ptr<Device>> devices;
+#if GPUMEM_HAS_CUDA
+  const CudaAvailability& cuda = cuda_availability();
+  for (std::uint32_t i = 0; cuda.available && i < cuda.device_count; ++i) {
+    devices.push_back(std::make_unique<CudaDevice>(CudaDeviceConfig{.ordinal = i}));
+  }
+#endif
   devices.push_back(open_device("host"));
   devices.push_back(open_device("sim"));
   return devices;
 }
 
-std::unique_ptr<Device> open_best_device() { return open_device("host"); }
+std::unique_ptr<Device> open_best_device() {
+#if GPUMEM_HAS_CUDA
+  if (cuda_availability().available) return std::make_unique<CudaDevice>();
+#endif
+  return open_device("host");
+}
 
 }  // namespace gpumem

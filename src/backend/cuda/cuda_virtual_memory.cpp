@@ -1,0 +1,280 @@
+#include "backend/cuda/cuda_virtual_memory.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "backend/cuda/cuda_check.hpp"
+#include "gpumem/core/error.hpp"
+#include "gpumem/core/units.hpp"
+
+namespace gpumem::detail {
+namespace {
+
+CUmemAllocationProp device_pages(int ordinal) {
+  CUmemAllocationProp prop{};
+  prop.type = CU_MEM_ALLOCATION_TYPE_PINNED;
+  prop.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+  prop.location.id = ordinal;
+  return prop;
+}
+
+}  // namespace
+
+std::uint64_t CudaVirtualMemory::granularity(const DriverApi& api, int ordinal, std::string& why) {
+  CUdevice device = 0;
+  if (const CUresult r = api.device_get(&device, ordinal); r != CUDA_SUCCESS) {
+    why = "cuDeviceGet failed: " + driver_error_text(api, r);
+    return 0;
+  }
+  int supported = 0;
+  if (const CUresult r = api.device_get_attribute(
+          &supported, CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED, device);
+      r != CUDA_SUCCESS) {
+    why = "cuDeviceGetAttribute failed: " + driver_error_text(api, r);
+    return 0;
+  }
+  if (supported == 0) {
+    why = "the device does not support virtual memory management";
+    return 0;
+  }
+  const CUmemAllocationProp prop = device_pages(ordinal);
+  std::size_t minimum = 0;
+  std::size_t recommended = 0;
+  CUresult r =
+      api.mem_get_allocation_granularity(&minimum, &prop, CU_MEM_ALLOC_GRANULARITY_MINIMUM);
+  if (r == CUDA_SUCCESS) {
+    r = api.mem_get_allocation_granularity(&recommended, &prop,
+                                           CU_MEM_ALLOC_GRANULARITY_RECOMMENDED);
+  }
+  if (r != CUDA_SUCCESS) {
+    why = "cuMemGetAllocationGranularity failed: " + driver_error_text(api, r);
+    return 0;
+  }
+  const std::uint64_t granule = std::max(minimum, recommended);
+  if (!is_power_of_two(granule)) {
+    why = fmt::format("the driver reports a granularity of {} bytes, not a power of two", granule);
+    return 0;
+  }
+  return granule;
+}
+
+CudaVirtualMemory::CudaVirtualMemory(const DriverApi& api, const DeviceInfo& info, int ordinal,
+                                     std::uint64_t page_size)
+    : api_(api), info_(info), ordinal_(ordinal), page_size_(page_size) {}
+
+CudaVirtualMemory::~CudaVirtualMemory() {
+  // Whatever is still out goes back to the driver; errors have nobody left to report to.
+  if (cudaSetDevice(ordinal_) != cudaSuccess) {
+    static_cast<void>(cudaGetLastError());
+    return;
+  }
+  for (const auto& [address, mapping] : mappings_) {
+    static_cast<void>(api_.mem_unmap(address, page_size_));
+  }
+  for (const auto& [id, page] : pages_) static_cast<void>(api_.mem_release(page.handle));
+  for (const auto& [base, reservation] : reservations_) {
+    static_cast<void>(api_.mem_address_free(base, reservation.size));
+  }
+}
+
+std::string CudaVirtualMemory::where() const {
+  return fmt::format("cuda device {} '{}'", info_.index, info_.name);
+}
+
+void CudaVirtualMemory::check_heap(std::uint32_t heap, const char* operation) const {
+  if (heap == 0) return;
+  if (heap >= info_.heaps.size()) {
+    throw InvalidArgument(fmt::format("{}: {} on heap {}, which does not exist (it has {})",
+                                      where(), operation, heap, info_.heaps.size()));
+  }
+  throw InvalidArgument(
+      fmt::format("{}: {} on heap '{}': virtual memory serves only the device-local heap (0)",
+                  where(), operation, info_.heaps[heap].name));
+}
+
+std::uint64_t CudaVirtualMemory::page_size(std::uint32_t heap) const {
+  check_heap(heap, "page_size");
+  return page_size_;
+}
+
+std::uint64_t CudaVirtualMemory::reserve(std::uint32_t heap, std::uint64_t size) {
+  check_heap(heap, "reserve");
+  if (size == 0 || size % page_size_ != 0) {
+    throw InvalidArgument(
+        fmt::format("{}: reserve of {} bytes is not a positive multiple of the page size ({})",
+                    where(), size, format_bytes(page_size_)));
+  }
+  activate_device(ordinal_, where());
+  CUdeviceptr base = 0;
+  const CUresult r = api_.mem_address_reserve(&base, size, page_size_, 0, 0);
+  if (r == CUDA_ERROR_OUT_OF_MEMORY) return 0;  // address space exhausted
+  check_driver(api_, r, where(), fmt::format("cuMemAddressReserve({})", format_bytes(size)));
+  std::lock_guard lock(mutex_);
+  reservations_.emplace(base, Reservation{.size = size, .mapped = 0});
+  return base;
+}
+
+void CudaVirtualMemory::unreserve(std::uint32_t heap, std::uint64_t base, std::uint64_t size) {
+  check_heap(heap, "unreserve");
+  {
+    std::lock_guard lock(mutex_);
+    auto it = reservations_.find(base);
+    if (it == reservations_.end() || it->second.size != size) {
+      throw InvalidHandle(fmt::format(
+          "{}: unreserve of [{:#x}, +{}): no such reservation (given back already, never "
+          "reserved, or reserved with another size)",
+          where(), base, format_bytes(size)));
+    }
+    if (it->second.mapped != 0) {
+      throw InvalidArgument(fmt::format(
+          "{}: unreserve of [{:#x}, +{}) with {} page(s) still mapped; unmap them first", where(),
+          base, format_bytes(size), it->second.mapped));
+    }
+    reservations_.erase(it);
+  }
+  activate_device(ordinal_, where());
+  check_driver(api_, api_.mem_address_free(base, size), where(),
+               fmt::format("cuMemAddressFree({:#x}, {})", base, format_bytes(size)));
+}
+
+PhysicalPage CudaVirtualMemory::try_create_page(std::uint32_t heap) {
+  check_heap(heap, "try_create_page");
+  activate_device(ordinal_, where());
+  const CUmemAllocationProp prop = device_pages(ordinal_);
+  CUmemGenericAllocationHandle handle = 0;
+  const CUresult r = api_.mem_create(&handle, page_size_, &prop, 0);
+  if (r == CUDA_ERROR_OUT_OF_MEMORY) return {};
+  check_driver(api_, r, where(), fmt::format("cuMemCreate({})", format_bytes(page_size_)));
+  std::lock_guard lock(mutex_);
+  const std::uint64_t id = next_page_id_++;
+  pages_.emplace(id, Page{.handle = handle, .mappings = 0});
+  page_bytes_.fetch_add(page_size_, std::memory_order_relaxed);
+  return {.id = id};
+}
+
+CudaVirtualMemory::Page& CudaVirtualMemory::live_page(PhysicalPage page, const char* operation) {
+  auto it = pages_.find(page.id);
+  if (it == pages_.end()) {
+    throw InvalidHandle(fmt::format(
+        "{}: {} of page {:#x}: not a live page (released already, or not created by this device)",
+        where(), operation, page.id));
+  }
+  return it->second;
+}
+
+void CudaVirtualMemory::release_page(std::uint32_t heap, PhysicalPage page) {
+  check_heap(heap, "release_page");
+  CUmemGenericAllocationHandle handle = 0;
+  {
+    std::lock_guard lock(mutex_);
+    const Page& p = live_page(page, "release_page");
+    if (p.mappings != 0) {
+      throw InvalidArgument(
+          fmt::format("{}: release_page of page {:#x} while it is mapped at {} address(es); unmap "
+                      "it first",
+                      where(), page.id, p.mappings));
+    }
+    handle = p.handle;
+    pages_.erase(page.id);
+  }
+  page_bytes_.fetch_sub(page_size_, std::memory_order_relaxed);
+  activate_device(ordinal_, where());
+  check_driver(api_, api_.mem_release(handle), where(), "cuMemRelease");
+}
+
+std::map<std::uint64_t, CudaVirtualMemory::Reservation>::iterator CudaVirtualMemory::reservation_at(
+    std::uint64_t address, const char* operation) {
+  if (address % page_size_ != 0) {
+    throw InvalidArgument(
+        fmt::format("{}: {} at {:#x}: the address is not a multiple of the page size ({})", where(),
+                    operation, address, format_bytes(page_size_)));
+  }
+  auto it = reservations_.upper_bound(address);
+  if (it != reservations_.begin()) {
+    --it;
+    if (address - it->first < it->second.size) return it;
+  }
+  throw InvalidArgument(fmt::format("{}: {} at {:#x}: no reservation holds the address", where(),
+                                    operation, address));
+}
+
+void CudaVirtualMemory::map(std::uint32_t heap, std::uint64_t address, PhysicalPage page) {
+  check_heap(heap, "map");
+  CUmemGenericAllocationHandle handle = 0;
+  {
+    std::lock_guard lock(mutex_);
+    const auto reservation = reservation_at(address, "map");
+    Page& p = live_page(page, "map");
+    if (const auto it = mappings_.find(address); it != mappings_.end()) {
+      throw InvalidArgument(fmt::format(
+          "{}: map of page {:#x} at {:#x}: page {:#x} is mapped there already; unmap it first",
+          where(), page.id, address, it->second.page));
+    }
+    // Claimed before the driver call, so that no other thread maps here or releases the page.
+    mappings_.emplace(address, Mapping{.page = page.id, .reservation = reservation->first});
+    ++p.mappings;
+    ++reservation->second.mapped;
+    handle = p.handle;
+  }
+  const auto undo = [&] {
+    std::lock_guard lock(mutex_);
+    const auto it = mappings_.find(address);
+    --pages_.at(it->second.page).mappings;
+    --reservations_.at(it->second.reservation).mapped;
+    mappings_.erase(it);
+  };
+  try {
+    activate_device(ordinal_, where());
+    check_driver(api_, api_.mem_map(address, page_size_, 0, handle, 0), where(),
+                 fmt::format("cuMemMap({:#x})", address));
+    CUmemAccessDesc access{};
+    access.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+    access.location.id = ordinal_;
+    access.flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE;
+    if (const CUresult r = api_.mem_set_access(address, page_size_, &access, 1);
+        r != CUDA_SUCCESS) {
+      static_cast<void>(api_.mem_unmap(address, page_size_));
+      check_driver(api_, r, where(), fmt::format("cuMemSetAccess({:#x})", address));
+    }
+  } catch (...) {
+    undo();
+    throw;
+  }
+  std::lock_guard lock(mutex_);
+  mappings_.at(address).settled = true;
+}
+
+void CudaVirtualMemory::unmap(std::uint32_t heap, std::uint64_t address) {
+  check_heap(heap, "unmap");
+  {
+    std::lock_guard lock(mutex_);
+    const auto it = mappings_.find(address);
+    if (it == mappings_.end()) {
+      reservation_at(address, "unmap");  // names a bad address or one outside reservations
+      throw InvalidArgument(
+          fmt::format("{}: unmap at {:#x}: no page is mapped there", where(), address));
+    }
+    if (!it->second.settled) {
+      throw InvalidArgument(fmt::format(
+          "{}: unmap at {:#x}: another thread is mapping or unmapping there", where(), address));
+    }
+    it->second.settled = false;
+  }
+  try {
+    activate_device(ordinal_, where());
+    check_driver(api_, api_.mem_unmap(address, page_size_), where(),
+                 fmt::format("cuMemUnmap({:#x})", address));
+  } catch (...) {
+    std::lock_guard lock(mutex_);
+    mappings_.at(address).settled = true;
+    throw;
+  }
+  std::lock_guard lock(mutex_);
+  const auto it = mappings_.find(address);
+  --pages_.at(it->second.page).mappings;
+  --reservations_.at(it->second.reservation).mapped;
+  mappings_.erase(it);
+}
+
+}  // namespace gpumem::detail
