@@ -43,7 +43,8 @@ BudgetLimits compute_heap_limits(const HeapInfo& heap, std::uint64_t driver_budg
   return {.soft = soft, .hard = hard};
 }
 
-HeapBudget::HeapBudget(const HeapInfo& heap, const Config& config) : heap_(heap) {
+HeapBudget::HeapBudget(const HeapInfo& heap, const Config& config)
+    : heap_(heap), counts_external_(!config.heap_budgets.contains(heap.name)) {
   const std::uint64_t budget = heap.driver_budget.value_or(heap.size);
   own_.set_limits(compute_heap_limits(heap, budget, config));
   if (heap.driver_budget) {

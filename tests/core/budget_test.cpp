@@ -115,5 +115,18 @@ TEST(HeapBudget, DriverUsageBeyondOursCountsAsExternal) {
   EXPECT_FALSE(b.within_budget());
 }
 
+TEST(HeapBudget, AFixedLimitCountsOnlyOurOwnBytes) {
+  Config c = Config::defaults();
+  c.heap_budgets["vram"] = {.soft = 200 * kMiB, .hard = 256 * kMiB};
+  HeapBudget b(heap_of(HeapKind::DeviceLocal, 10 * kGiB, "vram"), c);
+  ASSERT_TRUE(b.try_reserve(100 * kMiB));
+  b.update_from_driver(10 * kGiB, 612 * kMiB, c);  // a CUDA context and others: 512 MiB
+  EXPECT_EQ(b.external(), 512 * kMiB);             // still reported
+  EXPECT_EQ(b.usage(), 100 * kMiB);                // but not held against the fixed limit
+  EXPECT_TRUE(b.try_reserve(156 * kMiB));
+  EXPECT_FALSE(b.try_reserve(1));
+  EXPECT_DOUBLE_EQ(b.usage_fraction(), 1.0);
+}
+
 }  // namespace
 }  // namespace gpumem

@@ -3,7 +3,9 @@
 // A BudgetCounter holds the bytes reserved against a soft and a hard limit. Reservation is a
 // single compare-and-swap, so concurrent requests can never together cross the hard limit.
 // HeapBudget adds what the driver reports: bytes used on the heap by others (outside this
-// manager) count against the same limit, and the limit itself follows the driver's budget.
+// manager) count against a computed limit, which itself follows the driver's budget. A fixed
+// limit from Config::heap_budgets is what this manager may hold, whatever others use (the CUDA
+// context alone holds 500 MiB): it counts only the manager's own bytes.
 //
 //   gpumem::BudgetCounter textures({.soft = 1 * gpumem::kGiB, .hard = 2 * gpumem::kGiB});
 //   if (textures.try_reserve(size)) { /* ... */ textures.release(size); }
@@ -53,7 +55,9 @@ class HeapBudget {
   HeapBudget(const HeapInfo& heap, const Config& config);
 
   // Reserves bytes for this manager; false when the hard limit would be crossed.
-  bool try_reserve(std::uint64_t bytes) noexcept { return own_.try_reserve(bytes, external()); }
+  bool try_reserve(std::uint64_t bytes) noexcept {
+    return own_.try_reserve(bytes, counted_external());
+  }
   void release(std::uint64_t bytes) noexcept { own_.release(bytes); }
   bool would_exceed(std::uint64_t bytes) const noexcept;
 
@@ -62,7 +66,7 @@ class HeapBudget {
   // Bytes used on the heap by others, as of the last driver refresh.
   std::uint64_t external() const noexcept { return external_.load(std::memory_order_relaxed); }
   // Everything counted against the limit.
-  std::uint64_t usage() const noexcept { return own_usage() + external(); }
+  std::uint64_t usage() const noexcept { return own_usage() + counted_external(); }
   std::uint64_t hard() const noexcept { return own_.hard(); }
   std::uint64_t soft() const noexcept { return own_.soft(); }
   bool within_budget() const noexcept { return usage() <= hard(); }
@@ -77,7 +81,10 @@ class HeapBudget {
   void update_from_driver(std::uint64_t budget, std::uint64_t usage, const Config& config);
 
  private:
+  std::uint64_t counted_external() const noexcept { return counts_external_ ? external() : 0; }
+
   HeapInfo heap_;
+  bool counts_external_;  // false under a fixed limit from Config::heap_budgets
   BudgetCounter own_;
   std::atomic<std::uint64_t> external_{0};
   std::atomic<std::uint64_t> driver_budget_{0};

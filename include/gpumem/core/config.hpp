@@ -75,7 +75,8 @@ struct Config {
   // Soft limit of computed budgets, as a fraction of the hard limit: crossing it logs a warning.
   double soft_limit_fraction = 0.85;
 
-  // Fixed limits for named heaps, replacing the computed ones.
+  // Fixed limits for named heaps, replacing the computed ones: what this manager may hold there,
+  // not counting memory others use (capped at the driver budget).
   std::map<std::string, BudgetLimits> heap_budgets;
   // Limits per user tag, summed over all heaps.
   std::map<std::string, BudgetLimits> tag_budgets;

@@ -56,7 +56,7 @@ struct BudgetStatus {
   std::uint64_t hard = 0;
   std::uint64_t own = 0;       // device memory held by this manager (cached memory included)
   std::uint64_t external = 0;  // used by others, per the driver's last report
-  std::uint64_t usage = 0;     // own + external
+  std::uint64_t usage = 0;     // counted against the limit: own, + external unless fixed
   PressureLevel pressure = PressureLevel::Low;
 };
 
