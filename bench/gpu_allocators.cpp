@@ -267,6 +267,7 @@ int run(int argc, char** argv) {
           a.name == "cudaMalloc" && plan.trace_name == "churn200k" ? malloc_ops : 0;
       const int runs = a.name == "cudaMalloc" ? 1 : repeat;
       std::vector<Result> rs;
+      rs.reserve(static_cast<std::size_t>(runs));
       for (int i = 0; i < runs; ++i) rs.push_back(replay(plan, a, limit));
       std::sort(rs.begin(), rs.end(),
                 [](const Result& x, const Result& y) { return x.ns_per_op < y.ns_per_op; });

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "gpumem/core/units.hpp"
+
 namespace gpumem {
 namespace {
 
@@ -16,7 +18,7 @@ CudaStreamAllocator::CudaStreamAllocator(const CudaAllocatorOptions& options)
   device.ordinal = options.device;
   device.virtual_memory = options.virtual_memory;
   // Small: the allocator serves device memory only, and pinned memory is taken on use anyway.
-  device.pinned_host_bytes = 64 * 1024 * 1024;
+  device.pinned_host_bytes = 64 * kMiB;
   device_ = std::make_unique<CudaDevice>(device);
   metrics_ = std::make_unique<MetricsRecorder>(device_->info().heaps);
   governor_ = std::make_unique<HeapGovernor>(*device_, CudaDevice::kDeviceLocalHeap, config_,

@@ -6,15 +6,14 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
-#include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "gpumem/core/error.hpp"
 #include "gpumem/core/units.hpp"
+#include "support/handoff_queue.hpp"
 
 #if GPUMEM_HAS_CUDA
 #include <cuda_runtime_api.h>
@@ -53,6 +52,26 @@ bool holds(void* p, std::uint64_t bytes, unsigned char value, cudaStream_t strea
   return true;
 }
 
+// Two non-blocking streams, forgotten by the allocator and destroyed at the end of the test.
+struct StreamPair {
+  explicit StreamPair(CudaStreamAllocator& allocator) : gpu(allocator) {
+    static_cast<void>(cudaStreamCreateWithFlags(&first, cudaStreamNonBlocking));
+    static_cast<void>(cudaStreamCreateWithFlags(&second, cudaStreamNonBlocking));
+  }
+  ~StreamPair() {
+    for (cudaStream_t stream : {first, second}) {
+      gpu.forget_stream(stream);
+      static_cast<void>(cudaStreamDestroy(stream));
+    }
+  }
+  StreamPair(const StreamPair&) = delete;
+  StreamPair& operator=(const StreamPair&) = delete;
+
+  CudaStreamAllocator& gpu;
+  cudaStream_t first = nullptr;
+  cudaStream_t second = nullptr;
+};
+
 TEST(CudaStreamAllocator, KeepsContentAndReusesOnTheSameStream) {
   SKIP_WITHOUT_GPU();
   CudaStreamAllocator gpu;
@@ -70,10 +89,9 @@ TEST(CudaStreamAllocator, KeepsContentAndReusesOnTheSameStream) {
 TEST(CudaStreamAllocator, AnotherStreamRunsOnlyAfterTheFreeingStreamsWork) {
   SKIP_WITHOUT_GPU();
   CudaStreamAllocator gpu;
-  cudaStream_t a = nullptr;
-  cudaStream_t b = nullptr;
-  check(cudaStreamCreateWithFlags(&a, cudaStreamNonBlocking));
-  check(cudaStreamCreateWithFlags(&b, cudaStreamNonBlocking));
+  const StreamPair s(gpu);
+  cudaStream_t a = s.first;
+  cudaStream_t b = s.second;
   constexpr std::uint64_t kBytes = 256 * kMiB;
   void* p = gpu.allocate(kBytes, a);
   for (int i = 0; i < 20; ++i) check(cudaMemsetAsync(p, i, kBytes, a));  // long work on a
@@ -86,44 +104,30 @@ TEST(CudaStreamAllocator, AnotherStreamRunsOnlyAfterTheFreeingStreamsWork) {
   EXPECT_EQ(cudaStreamQuery(a), cudaSuccess);
   EXPECT_TRUE(holds(q, kBytes, 0x77, b));
   gpu.deallocate(q, kBytes, b);
-  gpu.forget_stream(a);
-  gpu.forget_stream(b);
-  check(cudaStreamDestroy(a));
-  check(cudaStreamDestroy(b));
 }
 
 TEST(CudaStreamAllocator, ProducerAndConsumerThreadsOnTheirOwnStreams) {
   SKIP_WITHOUT_GPU();
   CudaStreamAllocator gpu;
-  cudaStream_t produce = nullptr;
-  cudaStream_t consume = nullptr;
-  check(cudaStreamCreateWithFlags(&produce, cudaStreamNonBlocking));
-  check(cudaStreamCreateWithFlags(&consume, cudaStreamNonBlocking));
-  std::mutex mutex;
-  std::condition_variable ready;
-  std::deque<std::pair<void*, std::uint64_t> > queue;
+  const StreamPair s(gpu);  // first produces, second consumes
+  // Bounded, so the consumer keeps up and the budget is never the limit.
+  test_support::HandoffQueue<std::pair<void*, std::uint64_t> > queue(64);
   constexpr int kItems = 300;
   std::atomic<int> bad{0};
   std::thread producer([&] {
     for (int i = 0; i < kItems; ++i) {
       const std::uint64_t bytes = 4096 * (1 + static_cast<std::uint64_t>(i) * 7919 % 2000);
-      void* p = gpu.allocate(bytes, produce);
-      if (cudaMemsetAsync(p, i & 0xff, bytes, produce) != cudaSuccess) ++bad;
-      if (cudaStreamSynchronize(produce) != cudaSuccess) ++bad;  // handed over when written
-      std::lock_guard lock(mutex);
-      queue.emplace_back(p, bytes);
-      ready.notify_one();
+      void* p = gpu.allocate(bytes, s.first);
+      if (cudaMemsetAsync(p, i & 0xff, bytes, s.first) != cudaSuccess) ++bad;
+      if (cudaStreamSynchronize(s.first) != cudaSuccess) ++bad;  // handed over when written
+      queue.push({p, bytes});
     }
   });
   std::thread consumer([&] {
     for (int i = 0; i < kItems; ++i) {
-      std::unique_lock lock(mutex);
-      ready.wait(lock, [&] { return !queue.empty(); });
-      const auto [p, bytes] = queue.front();
-      queue.pop_front();
-      lock.unlock();
-      if (!holds(p, bytes, static_cast<unsigned char>(i & 0xff), consume)) ++bad;
-      gpu.deallocate(p, bytes, consume);
+      const auto [p, bytes] = queue.pop();
+      if (!holds(p, bytes, static_cast<unsigned char>(i & 0xff), s.second)) ++bad;
+      gpu.deallocate(p, bytes, s.second);
     }
   });
   producer.join();
@@ -131,10 +135,6 @@ TEST(CudaStreamAllocator, ProducerAndConsumerThreadsOnTheirOwnStreams) {
   EXPECT_EQ(bad.load(), 0);
   EXPECT_EQ(gpu.stats().heap.live_count, 0U);
   EXPECT_GE(gpu.stats().stream_waits, 1U);
-  gpu.forget_stream(produce);
-  gpu.forget_stream(consume);
-  check(cudaStreamDestroy(produce));
-  check(cudaStreamDestroy(consume));
 }
 
 TEST(CudaStreamAllocator, PerThreadDefaultStreamsFromTwoThreads) {
@@ -188,6 +188,7 @@ TEST(CudaStreamAllocator, CallbacksFreeAndTheRequestIsRetried) {
   options.config.heap_budgets["device-local"] = {.soft = 0, .hard = 256 * kMiB};
   CudaStreamAllocator gpu(options);
   std::vector<void*> held;
+  held.reserve(5);
   for (int i = 0; i < 4; ++i) held.push_back(gpu.allocate(64 * kMiB));
   int calls = 0;
   gpu.on_out_of_memory([&](const MemoryFacts&) {

@@ -6,8 +6,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <condition_variable>
-#include <deque>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -20,6 +18,7 @@
 #include "gpumem/core/pressure.hpp"
 #include "gpumem/memory/heap_governor.hpp"
 #include "gpumem/memory/page_arena_allocator.hpp"
+#include "support/handoff_queue.hpp"
 
 namespace gpumem {
 namespace {
@@ -211,6 +210,7 @@ TEST(StreamOrderedAllocator, ReleasesItsCacheBeforeGivingUp) {
                            {.backing = StreamAllocatorOptions::Backing::Pool});
   // The pool keeps empty blocks; a request they cannot hold needs them given back first.
   std::vector<void*> small;
+  small.reserve(12);
   for (int i = 0; i < 12; ++i) small.push_back(a.allocate(4 * kMiB, 0));
   for (void* p : small) a.deallocate(p, 4 * kMiB, 0);
   EXPECT_GT(a.stats().heap.cached_bytes, 0U);
@@ -222,6 +222,7 @@ TEST(StreamOrderedAllocator, RetriesWhileACallbackSaysItFreedSomething) {
   Fixture f("capacity=1GiB", 16 * kMiB);
   StreamOrderedAllocator a(f.governor, f.ordering);
   std::vector<void*> held;
+  held.reserve(4);
   for (int i = 0; i < 4; ++i) held.push_back(a.allocate(4 * kMiB, 0));
   int calls = 0;
   a.on_out_of_memory([&](const MemoryFacts& facts) {
@@ -279,26 +280,18 @@ TEST(StreamOrderedAllocator, RefusesForeignPointersAndWrongSizes) {
 TEST(StreamOrderedAllocator, ProducerAndConsumerOnTwoThreadsAndStreams) {
   Fixture f;
   StreamOrderedAllocator a(f.governor, f.ordering);
-  std::mutex mutex;
-  std::condition_variable ready;
-  std::deque<std::pair<void*, std::uint64_t>> queue;
+  // Bounded, so the consumer keeps up and the budget is never the limit.
+  test_support::HandoffQueue<std::pair<void*, std::uint64_t>> queue(64);
   constexpr int kItems = 2000;
   std::thread producer([&] {
     for (int i = 0; i < kItems; ++i) {
       const std::uint64_t bytes = 256 * (1 + static_cast<std::uint64_t>(i) * 7919 % 9000);
-      void* p = a.allocate(bytes, 11);
-      std::lock_guard lock(mutex);
-      queue.emplace_back(p, bytes);
-      ready.notify_one();
+      queue.push({a.allocate(bytes, 11), bytes});
     }
   });
   std::thread consumer([&] {
     for (int i = 0; i < kItems; ++i) {
-      std::unique_lock lock(mutex);
-      ready.wait(lock, [&] { return !queue.empty(); });
-      const auto [p, bytes] = queue.front();
-      queue.pop_front();
-      lock.unlock();
+      const auto [p, bytes] = queue.pop();
       a.deallocate(p, bytes, 13);
     }
   });
