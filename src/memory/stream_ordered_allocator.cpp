@@ -66,7 +66,7 @@ StreamOrderedAllocator::~StreamOrderedAllocator() {
                             "giving memory back failed: {}",
                             governor_.heap().name, e.what()));
   }
-  for (const auto& [address, live] : live_) backing_->deallocate(live.placement);
+  live_.for_each([&](std::uint64_t, const Live& live) { backing_->deallocate(live.placement); });
   if (!live_.empty()) {
     log_message(LogLevel::Warning,
                 fmt::format("stream-ordered allocator of heap '{}' destroyed with {} "
@@ -121,7 +121,7 @@ void* StreamOrderedAllocator::allocate(std::uint64_t bytes, StreamHandle stream)
     std::lock_guard lock(mutex_);
     const std::size_t s = stream_index(stream);
     if (streams_.size() > 1) order_after_frees(s);
-    live_.emplace(address, Live{.placement = p, .bytes = bytes});
+    live_.insert(address, Live{.placement = p, .bytes = bytes});
   } catch (...) {
     backing_->deallocate(p);
     throw;
@@ -135,18 +135,18 @@ void StreamOrderedAllocator::deallocate(void* ptr, std::uint64_t bytes, StreamHa
   Placement placement;
   {
     std::lock_guard lock(mutex_);
-    const auto it = live_.find(address);
-    if (it == live_.end()) {
+    const Live* live = live_.find(address);
+    if (live == nullptr) {
       throw InvalidArgument(
           fmt::format("stream-ordered allocator of heap '{}': {:#x} is not a "
                       "live allocation here (freed twice, or not ours)",
                       governor_.heap().name, address));
     }
-    if (it->second.bytes != bytes) {
+    if (live->bytes != bytes) {
       throw InvalidArgument(
           fmt::format("stream-ordered allocator of heap '{}': {:#x} was "
                       "allocated with {} bytes, freed with {}; nothing freed",
-                      governor_.heap().name, address, it->second.bytes, bytes));
+                      governor_.heap().name, address, live->bytes, bytes));
     }
     Stream& s = streams_[stream_index(stream)];
     if (s.thread != 0) {
@@ -156,8 +156,7 @@ void StreamOrderedAllocator::deallocate(void* ptr, std::uint64_t bytes, StreamHa
     } else {
       s.dirty = true;
     }
-    placement = it->second.placement;
-    live_.erase(it);
+    placement = live_.erase(address)->placement;
   }
   // Set before the memory is back in the cache, so whoever unmaps it next synchronises first.
   freed_since_sync_.store(true, std::memory_order_release);

@@ -39,9 +39,9 @@
 #include <memory>
 #include <mutex>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
+#include "gpumem/alloc/address_table.hpp"
 #include "gpumem/backend/stream_ordering.hpp"
 #include "gpumem/core/error.hpp"
 #include "gpumem/memory/heap_allocator.hpp"
@@ -135,7 +135,7 @@ class StreamOrderedAllocator {
   std::atomic<std::uint64_t> synchronizations_{0};
 
   mutable std::mutex mutex_;
-  std::unordered_map<std::uint64_t, Live> live_;  // by address
+  AddressTable<Live> live_;  // by address
   std::vector<Stream> streams_;
   std::size_t last_stream_ = 0;  // where the last lookup found its stream
   std::uint64_t stream_waits_ = 0;
