@@ -488,6 +488,15 @@ HeapAllocatorStats BlockPoolAllocator::stats() const {
           .cached_bytes = shared_free_bytes_};
 }
 
+std::uint64_t BlockPoolAllocator::largest_free_range() const {
+  std::lock_guard lock(mutex_);
+  std::uint64_t largest = 0;
+  for (const std::uint32_t slot : order_) {
+    largest = std::max(largest, slots_[slot].tlsf->statistics().largest_free_range);
+  }
+  return largest;
+}
+
 PoolStatistics BlockPoolAllocator::pool_statistics() const {
   PoolStatistics p;
   p.totals = stats();

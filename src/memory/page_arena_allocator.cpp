@@ -232,6 +232,7 @@ bool PageArenaAllocator::commit_pages(std::uint32_t first, std::uint32_t last) {
         pool_.pop_back();
       } else {
         const std::uint32_t victim = oldest_cached_;
+        if (options_.before_unmap) options_.before_unmap();
         vm_.unmap(heap_, slot_address(victim));
         cache_unlink(victim);
         page.id = std::exchange(slots_[victim].page, 0);
@@ -373,6 +374,7 @@ std::size_t PageArenaAllocator::take_idle_pages(std::span<PhysicalPage> out,
     pool_.pop_back();
   }
   try {
+    if (options_.before_unmap && wanted()) options_.before_unmap();
     while (wanted()) {
       const std::uint32_t victim = oldest_cached_;
       vm_.unmap(heap_, slot_address(victim));  // first: if it fails, the page stays cached
@@ -434,6 +436,12 @@ HeapAllocatorStats PageArenaAllocator::stats() const {
           .live_count = live_count_,
           .blocks = held_pages_,
           .cached_bytes = (cached_pages_ + pool_.size()) << page_shift_};
+}
+
+std::uint64_t PageArenaAllocator::largest_free_range() const {
+  std::lock_guard lock(mutex_);
+  return std::max(large_.tlsf.statistics().largest_free_range,
+                  small_.tlsf.statistics().largest_free_range);
 }
 
 ArenaPageCounters PageArenaAllocator::page_counters() const {

@@ -44,9 +44,12 @@ struct CudaDeviceConfig {
   // Size of the pinned-host heap; 0 picks a quarter of the machine's physical memory.
   std::uint64_t pinned_host_bytes = 0;
   bool managed = false;  // adds the "managed" heap (cudaMallocManaged)
+  // Whether to use virtual memory management where the device has it; off makes
+  // virtual_memory() null, so allocators fall back to blocks (cudaMalloc).
+  bool virtual_memory = true;
 
-  // "1", "1,pinned=8GiB,managed=on", "device=1": a bare number is the ordinal; unknown keys,
-  // bad sizes or numbers and managed values other than on/off throw InvalidArgument.
+  // "1", "1,pinned=8GiB,managed=on,vmm=off", "device=1": a bare number is the ordinal; unknown
+  // keys, bad sizes or numbers and switch values other than on/off throw InvalidArgument.
   static CudaDeviceConfig parse(std::string_view spec);
 };
 
@@ -94,6 +97,11 @@ class CudaDevice final : public Device {
   // anyone in the process); empty without NVML, or where NVML does not list this process (a
   // container's own process ids).
   std::optional<std::uint64_t> process_usage();
+
+  // Lets device `peer` read and write this device's memory: its cudaMalloc blocks
+  // (cudaDeviceEnablePeerAccess from the peer) and every page mapped through virtual_memory(),
+  // now and later. Unsupported where the hardware cannot; InvalidArgument for a bad ordinal.
+  void enable_peer_access(std::uint32_t peer);
 
   std::uint32_t ordinal() const noexcept { return config_.ordinal; }
   const CudaDeviceConfig& config() const noexcept { return config_; }

@@ -45,6 +45,11 @@ struct MemoryFacts {
   std::uint64_t usage = 0;      // bytes counted against that limit before the request
   PressureLevel pressure = PressureLevel::Low;
   std::string tag;  // the request's tag; empty when the limit is the heap's
+  // What the allocator held, where one reports them (0 otherwise): device memory reserved
+  // (cached included), bytes of live allocations, the largest free range it could still place.
+  std::uint64_t reserved = 0;
+  std::uint64_t live = 0;
+  std::uint64_t largest_free = 0;
 };
 
 // A request would cross a hard budget (of a heap or of a tag). Nothing was allocated.

@@ -95,6 +95,8 @@ class BlockPoolAllocator final : public HeapAllocator {
   Placement allocate(std::uint64_t size, std::uint64_t alignment, bool movable) override;
   void deallocate(const Placement& placement) noexcept override;
   HeapAllocatorStats stats() const override;
+  // Over the shared blocks.
+  std::uint64_t largest_free_range() const override;
   // Releases every empty block, whatever the retention limits.
   void trim() override;
 

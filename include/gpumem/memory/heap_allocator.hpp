@@ -71,6 +71,9 @@ class HeapAllocator {
   virtual Placement allocate(std::uint64_t size, std::uint64_t alignment, bool movable) = 0;
   virtual void deallocate(const Placement& placement) noexcept = 0;
   virtual HeapAllocatorStats stats() const = 0;
+  // The largest range one request could take from memory already held (or, for the arena, from
+  // its range of addresses); 0 where the allocator keeps no free ranges. For error reports.
+  virtual std::uint64_t largest_free_range() const { return 0; }
   // Gives cached (held but unused) memory back to the device.
   virtual void trim() = 0;
   // One incremental compaction pass within `limits`, moving movable placements (contents copied

@@ -27,6 +27,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <span>
 #include <string>
@@ -51,6 +52,11 @@ struct ArenaOptions {
   // Cached pages (mapped, under no live allocation) kept for reuse, as a fraction of the heap
   // size; a free that would cache more releases the oldest ones. 0 keeps none.
   double max_cached_fraction = 0.125;
+  // Called, with the arena's lock held, before a page that held allocations is unmapped (taken
+  // from under a freed allocation for another request, trimmed, or released past the cache
+  // bound). A caller whose frees are stream-ordered waits here for the GPU work still touching
+  // freed memory: unmapping does not wait for it. Empty: nothing to wait for.
+  std::function<void()> before_unmap;
 };
 
 // Counts of page transitions since construction, for tests and benchmarks.
@@ -81,6 +87,9 @@ class PageArenaAllocator final : public HeapAllocator {
   // reserved_bytes: physical pages held (under live allocations, cached, or made for a request
   // in flight) × page size; blocks: those pages; cached_bytes: the idle ones.
   HeapAllocatorStats stats() const override;
+  // Of the range's addresses (either region): how large a request could be placed without
+  // anything being freed, budget permitting.
+  std::uint64_t largest_free_range() const override;
   void trim() override;
 
   ArenaPageCounters page_counters() const;

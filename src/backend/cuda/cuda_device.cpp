@@ -119,7 +119,9 @@ Facts gather(const CudaDeviceConfig& config) {
   f.pci_bus_id = bus_id;
 
   std::string vm_status;
-  if (const detail::DriverApi* api = detail::driver_api(vm_status)) {
+  if (!config.virtual_memory) {
+    vm_status = "turned off (vmm=off)";
+  } else if (const detail::DriverApi* api = detail::driver_api(vm_status)) {
     f.vm_granularity = detail::CudaVirtualMemory::granularity(*api, ordinal, vm_status);
     if (f.vm_granularity != 0) f.driver = api;
   }
@@ -237,9 +239,12 @@ CudaDeviceConfig CudaDeviceConfig::parse(std::string_view spec) {
       c.pinned_host_bytes = parse_bytes(value, "cuda pinned-host heap");
     } else if (key == "managed") {
       c.managed = detail::parse_switch("cuda", key, value);
+    } else if (key == "vmm") {
+      c.virtual_memory = detail::parse_switch("cuda", key, value);
     } else {
       throw InvalidArgument(fmt::format(
-          "unknown cuda device option '{}' (known: a device number, device, pinned, managed)",
+          "unknown cuda device option '{}' (known: a device number, device, pinned, managed, "
+          "vmm)",
           key));
     }
   }
@@ -423,6 +428,31 @@ void CudaDevice::wait(FenceValue fence) {
 }
 
 VirtualMemory* CudaDevice::virtual_memory() noexcept { return state_->vm.get(); }
+
+void CudaDevice::enable_peer_access(std::uint32_t peer) {
+  const CudaAvailability& cuda = cuda_availability();
+  if (peer >= cuda.device_count) {
+    throw InvalidArgument(fmt::format("{}: peer device {} does not exist (this machine has {})",
+                                      state_->label, peer, cuda.device_count));
+  }
+  if (peer == config_.ordinal) return;
+  int can = 0;
+  detail::check_cuda(cudaDeviceCanAccessPeer(&can, static_cast<int>(peer), state_->ordinal),
+                     state_->label, "cudaDeviceCanAccessPeer");
+  if (can == 0) {
+    throw Unsupported(
+        fmt::format("{}: device {} cannot access this device's memory", state_->label, peer));
+  }
+  detail::activate_device(static_cast<int>(peer), state_->label);
+  const cudaError_t error = cudaDeviceEnablePeerAccess(state_->ordinal, 0);
+  if (error == cudaErrorPeerAccessAlreadyEnabled) {
+    static_cast<void>(cudaGetLastError());
+  } else {
+    detail::check_cuda(error, state_->label,
+                       fmt::format("cudaDeviceEnablePeerAccess from {}", peer));
+  }
+  if (state_->vm) state_->vm->grant_peer_access(static_cast<int>(peer));
+}
 
 std::optional<std::uint64_t> CudaDevice::process_usage() {
   return detail::NvmlLibrary::instance().process_usage(state_->pci_bus_id,

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "backend/cuda/cuda_check.hpp"
 #include "gpumem/core/error.hpp"
@@ -228,11 +229,10 @@ void CudaVirtualMemory::map(std::uint32_t heap, std::uint64_t address, PhysicalP
     activate_device(ordinal_, where());
     check_driver(api_, api_.mem_map(address, page_size_, 0, handle, 0), where(),
                  fmt::format("cuMemMap({:#x})", address));
-    CUmemAccessDesc access{};
-    access.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
-    access.location.id = ordinal_;
-    access.flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE;
-    if (const CUresult r = api_.mem_set_access(address, page_size_, &access, 1);
+    // Held from reading the accessors to setting them, so a peer granted meanwhile is not missed.
+    std::lock_guard access_lock(access_mutex_);
+    const std::vector<CUmemAccessDesc> access = accessors();
+    if (const CUresult r = api_.mem_set_access(address, page_size_, access.data(), access.size());
         r != CUDA_SUCCESS) {
       static_cast<void>(api_.mem_unmap(address, page_size_));
       check_driver(api_, r, where(), fmt::format("cuMemSetAccess({:#x})", address));
@@ -243,6 +243,41 @@ void CudaVirtualMemory::map(std::uint32_t heap, std::uint64_t address, PhysicalP
   }
   std::lock_guard lock(mutex_);
   mappings_.at(address).settled = true;
+}
+
+std::vector<CUmemAccessDesc> CudaVirtualMemory::accessors() const {
+  std::vector<CUmemAccessDesc> list;
+  for (int device = 0; device < 64; ++device) {
+    if (device != ordinal_ && (peers_ >> device & 1U) == 0) continue;
+    CUmemAccessDesc access{};
+    access.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+    access.location.id = device;
+    access.flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE;
+    list.push_back(access);
+  }
+  return list;
+}
+
+void CudaVirtualMemory::grant_peer_access(int peer) {
+  if (peer < 0 || peer >= 64) {
+    throw InvalidArgument(fmt::format("{}: peer device {} is out of range", where(), peer));
+  }
+  std::lock_guard access_lock(access_mutex_);
+  peers_ |= std::uint64_t{1} << peer;
+  std::vector<std::uint64_t> mapped;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [address, mapping] : mappings_) {
+      if (mapping.settled) mapped.push_back(address);
+    }
+  }
+  // Pages still in map() get the new list there (it waits for access_mutex_); pages unmapped
+  // meanwhile make the driver refuse, which only means there is nothing to grant.
+  const std::vector<CUmemAccessDesc> access = accessors();
+  activate_device(ordinal_, where());
+  for (const std::uint64_t address : mapped) {
+    static_cast<void>(api_.mem_set_access(address, page_size_, access.data(), access.size()));
+  }
 }
 
 void CudaVirtualMemory::unmap(std::uint32_t heap, std::uint64_t address) {

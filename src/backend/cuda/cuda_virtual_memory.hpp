@@ -20,6 +20,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "backend/cuda/cuda_driver_api.hpp"
 #include "gpumem/backend/device.hpp"
@@ -42,6 +43,10 @@ class CudaVirtualMemory final : public VirtualMemory {
   void release_page(std::uint32_t heap, PhysicalPage page) override;
   void map(std::uint32_t heap, std::uint64_t address, PhysicalPage page) override;
   void unmap(std::uint32_t heap, std::uint64_t address) override;
+
+  // Makes every page mapped now or later readable and writable by device `peer` as well (peer
+  // access for virtual memory is per mapping; cudaDeviceEnablePeerAccess does not cover it).
+  void grant_peer_access(int peer);
 
   // Bytes of physical pages held (created and not released).
   std::uint64_t page_bytes() const noexcept { return page_bytes_.load(std::memory_order_relaxed); }
@@ -72,6 +77,9 @@ class CudaVirtualMemory final : public VirtualMemory {
   // The live page `page`; InvalidHandle otherwise. mutex_ held.
   Page& live_page(PhysicalPage page, const char* operation);
 
+  // The owning device and the granted peers, for cuMemSetAccess. access_mutex_ held.
+  std::vector<CUmemAccessDesc> accessors() const;
+
   const DriverApi& api_;
   const DeviceInfo& info_;
   const int ordinal_;
@@ -83,6 +91,9 @@ class CudaVirtualMemory final : public VirtualMemory {
   std::map<std::uint64_t, Mapping> mappings_;          // by address
   std::uint64_t next_page_id_ = 1;
   std::atomic<std::uint64_t> page_bytes_{0};
+
+  std::mutex access_mutex_;  // guards peers_; held across cuMemSetAccess so no grant is missed
+  std::uint64_t peers_ = 0;  // bit n: device n was granted access
 };
 
 }  // namespace gpumem::detail

@@ -1,0 +1,148 @@
+// A stream-ordered caching allocator over one heap: allocate(bytes, stream) and
+// deallocate(ptr, bytes, stream) with the semantics of cudaMallocAsync/cudaFreeAsync. A free is
+// ordered after the work submitted to its stream before it, so the memory is reusable at once by
+// later work on the same stream; another stream may take it only once it is ordered after that
+// work too. Memory comes from the page-mapped arena where the device maps pages (physical pages
+// reused across the whole range), else from a block pool; both grow through the heap's
+// HeapGovernor, so budgets and pressure apply.
+//
+// Cross-stream reuse: freed memory returns to the arena or pool at once, shared by every stream.
+// When stream B allocates and another stream A has freed memory since B last synchronised with
+// it, an event is recorded on A and B is made to wait on it (the "B waits" choice: no allocation
+// ever blocks the CPU, and a free on A costs nothing). The dependency is coarse (B waits on all of
+// A's work up to its last free, whichever block B gets), as cudaMallocAsync's own "internal
+// dependencies" are; with one stream there is none. Per-thread default streams record their
+// event at the free, on the thread that owns them. Before a page or block that held freed memory
+// goes back to the driver (or is remapped elsewhere in the arena), the device is synchronised:
+// unmapping does not wait for work in flight. Call forget_stream() before destroying a stream
+// that freed memory here.
+//
+// Out of memory: the cache is released (after synchronising) and the request retried; then the
+// out-of-memory callbacks run and, while one returns true, the request is retried; then
+// OutOfMemory is thrown with the heap, requested bytes, reserved and live bytes, the largest free
+// range and the pressure.
+//
+//   gpumem::StreamOrderedAllocator allocator(governor, ordering, {.release_threshold = 8 * kGiB});
+//   void* p = allocator.allocate(1 * gpumem::kMiB, stream);
+//   launch(kernel, stream, p);
+//   allocator.deallocate(p, 1 * gpumem::kMiB, stream);  // reusable by stream at once
+//
+// Thread safety: every method may be called from several threads at once. One mutex covers the
+// pointer table and the stream table; event records and stream waits (asynchronous calls) are
+// made under it, device synchronisation never is.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <string_view>
+#include <vector>
+
+#include "gpumem/alloc/address_table.hpp"
+#include "gpumem/backend/stream_ordering.hpp"
+#include "gpumem/core/error.hpp"
+#include "gpumem/memory/heap_allocator.hpp"
+#include "gpumem/memory/heap_governor.hpp"
+
+namespace gpumem {
+
+struct StreamAllocatorOptions {
+  enum class Backing : std::uint8_t {
+    Auto,   // the arena where the device maps pages, else the pool
+    Arena,  // Unsupported without virtual memory management
+    Pool,   // a block pool, e.g. over cudaMalloc
+  };
+  Backing backing = Backing::Auto;
+  // Cached memory (held under no live allocation) kept for reuse; beyond it, frees give memory
+  // back. The default keeps everything, like cudaMallocAsync with its threshold at maximum.
+  std::uint64_t release_threshold = std::numeric_limits<std::uint64_t>::max();
+  // Alignment of every allocation (a power of two, at most the arena's page size).
+  std::uint64_t alignment = 256;
+};
+
+struct StreamAllocatorStats {
+  HeapAllocatorStats heap;             // the arena's or pool's figures
+  std::uint64_t streams = 0;           // streams seen (until forgotten)
+  std::uint64_t stream_waits = 0;      // cross-stream waits made on allocations
+  std::uint64_t synchronizations = 0;  // device synchronisations before memory went back
+  std::uint64_t out_of_memory_retries = 0;
+};
+
+class StreamOrderedAllocator {
+ public:
+  // Called when memory ran out even after the cache was released; true asks for one more try
+  // (after freeing something, say). Runs with no gpumem lock held.
+  using OutOfMemoryCallback = std::function<bool(const MemoryFacts&)>;
+
+  // `governor` and `ordering` must outlive the allocator. Throws Unsupported for an arena backing
+  // where the device has no virtual memory management, InvalidArgument for bad options.
+  StreamOrderedAllocator(HeapGovernor& governor, StreamOrdering& ordering,
+                         StreamAllocatorOptions options = {});
+  // Synchronises the device, then gives everything back (allocations still live are logged).
+  ~StreamOrderedAllocator();
+  StreamOrderedAllocator(const StreamOrderedAllocator&) = delete;
+  StreamOrderedAllocator& operator=(const StreamOrderedAllocator&) = delete;
+
+  // nullptr for 0 bytes. Throws OutOfMemory (see above); BudgetExceeded never: the budget is one
+  // of the reasons memory runs out here.
+  void* allocate(std::uint64_t bytes, StreamHandle stream);
+  // `bytes` must be what was asked for; nullptr is ignored. InvalidArgument for a pointer that is
+  // not live here or a size that does not match (nothing is freed then).
+  void deallocate(void* ptr, std::uint64_t bytes, StreamHandle stream);
+
+  // Synchronises the device and gives all cached memory back.
+  void trim();
+  // Before destroying a stream: orders its frees (an event other streams will wait on) and drops
+  // it from the table.
+  void forget_stream(StreamHandle stream);
+
+  std::size_t on_out_of_memory(OutOfMemoryCallback callback);
+  StreamAllocatorStats stats() const;
+  const HeapAllocator& backing() const noexcept { return *backing_; }
+  std::string_view backing_name() const noexcept { return backing_->name(); }
+
+ private:
+  struct Live {
+    Placement placement;
+    std::uint64_t bytes = 0;
+  };
+  struct Stream {
+    StreamHandle handle = 0;
+    std::uint64_t thread = 0;  // per-thread streams: the owning thread's number; else 0
+    EventHandle event = 0;
+    bool dirty = false;               // frees since the event was last recorded
+    std::uint64_t generation = 0;     // records of the event
+    std::vector<std::uint64_t> seen;  // per other stream: the generation waited on
+  };
+
+  // With mutex_ held: the stream's index, created on first use.
+  std::size_t stream_index(StreamHandle handle);
+  // With mutex_ held: makes `stream` wait for frees on the other streams.
+  void order_after_frees(std::size_t stream);
+  Placement try_place(std::uint64_t bytes);
+  void synchronize_if_freed();
+  MemoryFacts facts(std::uint64_t bytes) const;
+
+  HeapGovernor& governor_;
+  StreamOrdering& ordering_;
+  const StreamAllocatorOptions options_;
+  std::unique_ptr<HeapAllocator> backing_;
+  // Set by every free; cleared by the synchronisation that makes freed memory safe to unmap.
+  std::atomic<bool> freed_since_sync_{false};
+  std::atomic<std::uint64_t> synchronizations_{0};
+
+  mutable std::mutex mutex_;
+  AddressTable<Live> live_;  // by address
+  std::vector<Stream> streams_;
+  std::size_t last_stream_ = 0;  // where the last lookup found its stream
+  std::uint64_t stream_waits_ = 0;
+  std::uint64_t oom_retries_ = 0;
+
+  std::mutex callbacks_mutex_;
+  std::vector<OutOfMemoryCallback> callbacks_;
+};
+
+}  // namespace gpumem

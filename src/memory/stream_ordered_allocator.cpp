@@ -1,0 +1,255 @@
+#include "gpumem/memory/stream_ordered_allocator.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "gpumem/core/log.hpp"
+#include "gpumem/core/units.hpp"
+#include "gpumem/memory/block_pool_allocator.hpp"
+#include "gpumem/memory/page_arena_allocator.hpp"
+
+namespace gpumem {
+namespace {
+
+// Retries asked for by callbacks, per request: a callback that always says "try again" without
+// freeing anything must not hang the program.
+constexpr int kMaxCallbackRounds = 16;
+
+// A number per thread, for telling per-thread streams apart (thread ids are not integers).
+std::uint64_t this_thread_number() noexcept {
+  static std::atomic<std::uint64_t> next{1};
+  thread_local const std::uint64_t number = next.fetch_add(1, std::memory_order_relaxed);
+  return number;
+}
+
+const StreamAllocatorOptions& checked(const StreamAllocatorOptions& o) {
+  if (!is_power_of_two(o.alignment)) {
+    throw InvalidArgument(
+        fmt::format("StreamAllocatorOptions: alignment {} is not a power of two", o.alignment));
+  }
+  return o;
+}
+
+}  // namespace
+
+StreamOrderedAllocator::StreamOrderedAllocator(HeapGovernor& governor, StreamOrdering& ordering,
+                                               StreamAllocatorOptions options)
+    : governor_(governor), ordering_(ordering), options_(checked(options)) {
+  using Backing = StreamAllocatorOptions::Backing;
+  const bool maps_pages = governor.device().virtual_memory() != nullptr;
+  const HeapInfo& heap = governor.heap();
+  if (options_.backing == Backing::Arena || (options_.backing == Backing::Auto && maps_pages)) {
+    ArenaOptions arena;
+    // The arena bounds its cache as a fraction of the heap.
+    arena.max_cached_fraction =
+        std::min(1.0, static_cast<double>(options_.release_threshold) /
+                          static_cast<double>(std::max<std::uint64_t>(heap.size, 1)));
+    arena.before_unmap = [this] { synchronize_if_freed(); };
+    backing_ = std::make_unique<PageArenaAllocator>(governor, arena);
+  } else {
+    PoolOptions pool;
+    // Keep empty blocks up to the threshold (a block pool caches whole blocks, not bytes).
+    pool.max_empty_bytes = std::max<std::uint64_t>(options_.release_threshold, 1);
+    pool.max_empty_blocks = options_.release_threshold == 0 ? 0 : UINT32_MAX;
+    backing_ = std::make_unique<BlockPoolAllocator>(governor, pool);
+  }
+}
+
+StreamOrderedAllocator::~StreamOrderedAllocator() {
+  try {
+    ordering_.synchronize_device();
+  } catch (const std::exception& e) {
+    log_message(LogLevel::Error,
+                fmt::format("stream-ordered allocator of heap '{}': synchronising before "
+                            "giving memory back failed: {}",
+                            governor_.heap().name, e.what()));
+  }
+  live_.for_each([&](std::uint64_t, const Live& live) { backing_->deallocate(live.placement); });
+  if (!live_.empty()) {
+    log_message(LogLevel::Warning,
+                fmt::format("stream-ordered allocator of heap '{}' destroyed with {} "
+                            "allocation(s) still live; their memory is given back with it",
+                            governor_.heap().name, live_.size()));
+  }
+  backing_.reset();
+  for (const Stream& s : streams_) ordering_.destroy_event(s.event);
+}
+
+Placement StreamOrderedAllocator::try_place(std::uint64_t bytes) {
+  return backing_->allocate(bytes, options_.alignment, /*movable=*/false);
+}
+
+void* StreamOrderedAllocator::allocate(std::uint64_t bytes, StreamHandle stream) {
+  if (bytes == 0) return nullptr;
+  Placement p = try_place(bytes);
+  if (!p) {
+    // What the cache holds may be enough once given back (the arena already reuses its cached
+    // pages, the pool its empty blocks, but neither frees them for a request that needs more).
+    backing_->trim();
+    p = try_place(bytes);
+  }
+  for (int round = 0; !p && round < kMaxCallbackRounds; ++round) {
+    std::vector<OutOfMemoryCallback> callbacks;
+    {
+      std::lock_guard lock(callbacks_mutex_);
+      callbacks = callbacks_;
+    }
+    const MemoryFacts f = facts(bytes);
+    bool retry = false;
+    for (const OutOfMemoryCallback& callback : callbacks) retry = callback(f) || retry;
+    if (!retry) break;
+    {
+      std::lock_guard lock(mutex_);
+      ++oom_retries_;
+    }
+    backing_->trim();
+    p = try_place(bytes);
+  }
+  if (!p) {
+    throw OutOfMemory(facts(bytes),
+                      fmt::format("{} reserved, {} live, largest free range {} ({}; refused by "
+                                  "the {})",
+                                  format_bytes(backing_->stats().reserved_bytes),
+                                  format_bytes(backing_->stats().live_bytes),
+                                  format_bytes(backing_->largest_free_range()), backing_->name(),
+                                  to_string(p.refusal)));
+  }
+  const std::uint64_t address = p.address();
+  try {
+    std::lock_guard lock(mutex_);
+    const std::size_t s = stream_index(stream);
+    if (streams_.size() > 1) order_after_frees(s);
+    live_.insert(address, Live{.placement = p, .bytes = bytes});
+  } catch (...) {
+    backing_->deallocate(p);
+    throw;
+  }
+  return reinterpret_cast<void*>(address);
+}
+
+void StreamOrderedAllocator::deallocate(void* ptr, std::uint64_t bytes, StreamHandle stream) {
+  if (ptr == nullptr) return;
+  const auto address = reinterpret_cast<std::uint64_t>(ptr);
+  Placement placement;
+  {
+    std::lock_guard lock(mutex_);
+    const Live* live = live_.find(address);
+    if (live == nullptr) {
+      throw InvalidArgument(
+          fmt::format("stream-ordered allocator of heap '{}': {:#x} is not a "
+                      "live allocation here (freed twice, or not ours)",
+                      governor_.heap().name, address));
+    }
+    if (live->bytes != bytes) {
+      throw InvalidArgument(
+          fmt::format("stream-ordered allocator of heap '{}': {:#x} was "
+                      "allocated with {} bytes, freed with {}; nothing freed",
+                      governor_.heap().name, address, live->bytes, bytes));
+    }
+    Stream& s = streams_[stream_index(stream)];
+    if (s.thread != 0) {
+      // Only this thread can name its per-thread stream, so the event is recorded now.
+      ordering_.record(s.event, s.handle);
+      ++s.generation;
+    } else {
+      s.dirty = true;
+    }
+    placement = live_.erase(address)->placement;
+  }
+  // Set before the memory is back in the cache, so whoever unmaps it next synchronises first.
+  freed_since_sync_.store(true, std::memory_order_release);
+  backing_->deallocate(placement);
+}
+
+std::size_t StreamOrderedAllocator::stream_index(StreamHandle handle) {
+  const std::uint64_t thread = ordering_.is_per_thread(handle) ? this_thread_number() : 0;
+  const auto is = [&](const Stream& s) { return s.handle == handle && s.thread == thread; };
+  if (last_stream_ < streams_.size() && is(streams_[last_stream_])) return last_stream_;
+  const auto it = std::find_if(streams_.begin(), streams_.end(), is);
+  if (it != streams_.end()) return last_stream_ = static_cast<std::size_t>(it - streams_.begin());
+  Stream s{.handle = handle, .thread = thread, .event = ordering_.create_event()};
+  streams_.push_back(std::move(s));
+  return last_stream_ = streams_.size() - 1;
+}
+
+void StreamOrderedAllocator::order_after_frees(std::size_t stream) {
+  Stream& to = streams_[stream];
+  to.seen.resize(streams_.size(), 0);
+  for (std::size_t i = 0; i < streams_.size(); ++i) {
+    if (i == stream) continue;
+    Stream& from = streams_[i];
+    if (from.dirty) {
+      ordering_.record(from.event, from.handle);
+      ++from.generation;
+      from.dirty = false;
+    }
+    if (to.seen[i] < from.generation) {
+      ordering_.wait(to.handle, from.event);
+      to.seen[i] = from.generation;
+      ++stream_waits_;
+    }
+  }
+}
+
+void StreamOrderedAllocator::forget_stream(StreamHandle stream) {
+  const std::uint64_t thread = ordering_.is_per_thread(stream) ? this_thread_number() : 0;
+  std::lock_guard lock(mutex_);
+  for (std::size_t i = 0; i < streams_.size(); ++i) {
+    Stream& s = streams_[i];
+    if (s.handle != stream || s.thread != thread) continue;
+    if (s.dirty) {
+      ordering_.record(s.event, s.handle);
+      ++s.generation;
+      s.dirty = false;
+    }
+    // Others still wait on its event (kept) until they have; then the slot is dead: a new stream
+    // with the same handle gets a slot of its own.
+    s.handle = ~StreamHandle{0};
+    s.thread = ~std::uint64_t{0};
+  }
+}
+
+void StreamOrderedAllocator::synchronize_if_freed() {
+  if (!freed_since_sync_.exchange(false, std::memory_order_acq_rel)) return;
+  ordering_.synchronize_device();
+  synchronizations_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void StreamOrderedAllocator::trim() {
+  synchronize_if_freed();
+  backing_->trim();
+}
+
+std::size_t StreamOrderedAllocator::on_out_of_memory(OutOfMemoryCallback callback) {
+  std::lock_guard lock(callbacks_mutex_);
+  callbacks_.push_back(std::move(callback));
+  return callbacks_.size() - 1;
+}
+
+MemoryFacts StreamOrderedAllocator::facts(std::uint64_t bytes) const {
+  const HeapAllocatorStats s = backing_->stats();
+  return {.heap = governor_.heap().name,
+          .requested = bytes,
+          .budget = governor_.budget().hard(),
+          .usage = governor_.budget().usage(),
+          .pressure = governor_.pressure(),
+          .reserved = s.reserved_bytes,
+          .live = s.live_bytes,
+          .largest_free = backing_->largest_free_range()};
+}
+
+StreamAllocatorStats StreamOrderedAllocator::stats() const {
+  StreamAllocatorStats s{.heap = backing_->stats(),
+                         .synchronizations = synchronizations_.load(std::memory_order_relaxed)};
+  std::lock_guard lock(mutex_);
+  s.streams = static_cast<std::uint64_t>(
+      std::count_if(streams_.begin(), streams_.end(),
+                    [](const Stream& st) { return st.handle != ~StreamHandle{0}; }));
+  s.stream_waits = stream_waits_;
+  s.out_of_memory_retries = oom_retries_;
+  return s;
+}
+
+}  // namespace gpumem
