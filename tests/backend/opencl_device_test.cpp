@@ -17,8 +17,8 @@
 #include "gpumem/backend/registry.hpp"
 #include "gpumem/core/error.hpp"
 #include "gpumem/core/units.hpp"
-#include "support/device_patterns.hpp"
 #include "gpumem/memory/manager.hpp"
+#include "support/device_patterns.hpp"
 
 #if GPUMEM_HAS_OPENCL
 #include "gpumem/backend/opencl_device.hpp"
@@ -184,7 +184,7 @@ TEST_F(OpenclDeviceTest, AllocatesAndFreesManySizesAndAlignments) {
         }
         // The block lies inside its buffer, wherever the alignment put its start.
         const OpenclRegion r = device_->region(b);
-        EXPECT_EQ(r.buffer, reinterpret_cast<cl_mem>(b.id));
+        ASSERT_NE(r.buffer, nullptr);
         std::size_t buffer_size = 0;
         ASSERT_EQ(
             clGetMemObjectInfo(r.buffer, CL_MEM_SIZE, sizeof buffer_size, &buffer_size, nullptr),
@@ -314,6 +314,11 @@ TEST_F(OpenclDeviceTest, DoubleFreeIsAnInvalidHandle) {
   EXPECT_THROW(device_->region(vram), InvalidHandle);
   EXPECT_THROW(device_->free_block(RawBlock{.id = 0x1234, .heap = 0, .size = 64, .address = 0}),
                InvalidHandle);
+  // A new block may get the cl_mem handle the freed one had; the stale block is still refused.
+  const RawBlock next = allocate(kDevice, kMiB);
+  EXPECT_NE(next.id, vram.id);
+  EXPECT_THROW(device_->free_block(vram), InvalidHandle);
+  device_->free_block(next);
 }
 
 TEST_F(OpenclDeviceTest, RegionsAndSubBuffersReachTheBytesOfABlock) {
@@ -325,8 +330,8 @@ TEST_F(OpenclDeviceTest, RegionsAndSubBuffersReachTheBytesOfABlock) {
   device_->wait(device_->copy(staging, 0, vram, 0, size));
 
   const OpenclRegion r = device_->region(vram, 3 * align);
-  EXPECT_EQ(r.buffer, reinterpret_cast<cl_mem>(vram.id));
-  EXPECT_EQ(r.offset, 3 * align);
+  ASSERT_NE(r.buffer, nullptr);
+  EXPECT_EQ(r.offset, 3 * align);  // a device block starts at its buffer's first byte
   EXPECT_THROW(device_->region(vram, size + 1), InvalidArgument);
 
   // The sub-buffer's first bytes are the block's at that offset, read on the device's own queue.

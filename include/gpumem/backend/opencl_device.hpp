@@ -17,10 +17,13 @@
 // request is InvalidArgument naming that limit. Device blocks are placed on the device (migrated)
 // before they are handed out, so a driver that allocates lazily says "no room" at once.
 //
-// How blocks map to OpenCL objects: RawBlock::id is the block's cl_mem. RawBlock::address is the
-// mapped host pointer of a host-visible block (aligned as requested) and 0 for a device block:
-// OpenCL 1.2 has no device addresses. region(block, offset) gives the cl_mem and the byte offset
-// inside it to hand to a kernel or an enqueue call; sub_buffer(block, offset, size) makes a
+// How blocks map to OpenCL objects: each block is one cl_mem of its own. RawBlock::id is a number
+// the device never hands out twice (cl_mem handles are reused once released, and a stale block
+// must be refused rather than taken for a new one). RawBlock::address is the mapped host pointer
+// of a host-visible block (aligned as requested) and 0 for a device block: OpenCL 1.2 has no
+// device addresses. region(block, offset) gives the cl_mem and the byte offset inside it to hand
+// to a kernel or an enqueue call (a host-visible block may start inside its buffer, where the
+// alignment asked for put it); sub_buffer(block, offset, size) makes a
 // sub-buffer (clCreateSubBuffer) for an allocation whose offset is a multiple of
 // sub_buffer_alignment() (CL_DEVICE_MEM_BASE_ADDR_ALIGN): allocate with that alignment to get
 // one for any allocation. For an Allocation a of a Manager on this device:

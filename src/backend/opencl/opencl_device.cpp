@@ -134,8 +134,6 @@ Facts gather(const OpenclDeviceConfig& config) {
   return f;
 }
 
-cl_mem mem_of(const RawBlock& block) { return reinterpret_cast<cl_mem>(block.id); }
-
 }  // namespace
 
 OpenclDeviceConfig OpenclDeviceConfig::parse(std::string_view spec) {
@@ -222,11 +220,29 @@ struct OpenclDevice::State {
     if (heap == kHostVisibleHeap && unified) ledger.give_back(kDeviceHeap, bytes);
   }
 
-  // The mapped base of a host-visible block (what unmapping needs), null for a device block.
-  std::byte* mapped_base(const RawBlock& block) const {
-    if (block.heap != kHostVisibleHeap) return nullptr;
+  // The OpenCL objects of a block the ledger found live.
+  struct Buffer {
+    cl_mem mem = nullptr;
+    std::byte* base = nullptr;  // the mapping of a host-visible block (what unmapping needs)
+  };
+  Buffer buffer_of(const RawBlock& live) const {
     std::lock_guard lock(mutex);
-    return mapped.at(block.id);
+    return buffers.at(live.id);
+  }
+  // Records a new buffer under an id never handed out before: cl_mem handles are reused once
+  // released, and a stale block must be refused, not taken for the new one.
+  std::uint64_t record(const Buffer& buffer) {
+    std::lock_guard lock(mutex);
+    const std::uint64_t id = ++last_id;
+    buffers.emplace(id, buffer);
+    return id;
+  }
+  Buffer forget(const RawBlock& live) {
+    std::lock_guard lock(mutex);
+    const auto it = buffers.find(live.id);
+    const Buffer buffer = it->second;
+    buffers.erase(it);
+    return buffer;
   }
 
   // Makes a buffer of `bytes`, placed on the device (device heap) or mapped (host-visible).
@@ -284,7 +300,8 @@ struct OpenclDevice::State {
   std::unique_ptr<detail::OpenclCopyQueue> queue;
   detail::BlockLedger ledger;
   mutable std::mutex mutex;
-  std::unordered_map<std::uint64_t, std::byte*> mapped;  // host-visible block id -> mapped base
+  std::unordered_map<std::uint64_t, Buffer> buffers;  // by block id
+  std::uint64_t last_id = 0;
 };
 
 OpenclDevice::OpenclDevice(const OpenclDeviceConfig& config) : config_(config) {
@@ -294,11 +311,10 @@ OpenclDevice::OpenclDevice(const OpenclDeviceConfig& config) : config_(config) {
 }
 
 OpenclDevice::~OpenclDevice() {
-  std::vector<std::pair<cl_mem, std::byte*>> buffers;
   for (const RawBlock& block : state_->ledger.take_all()) {
-    buffers.emplace_back(mem_of(block), state_->mapped_base(block));
+    const State::Buffer buffer = state_->forget(block);
+    state_->release(buffer.mem, buffer.base);
   }
-  for (const auto& [mem, base] : buffers) state_->release(mem, base);
   state_->queue.reset();  // waits for every command, the unmaps included
   static_cast<void>(clReleaseContext(state_->context));
 }
@@ -341,14 +357,10 @@ RawBlock OpenclDevice::try_allocate_block(std::uint32_t heap, std::uint64_t size
     }
     std::uint64_t address = 0;
     if (base != nullptr) align_up(reinterpret_cast<std::uintptr_t>(base), alignment, address);
-    const RawBlock block{.id = reinterpret_cast<std::uintptr_t>(mem),
+    const RawBlock block{.id = state_->record({.mem = mem, .base = base}),
                          .heap = heap,
                          .size = rounded,
                          .address = address};
-    if (base != nullptr) {
-      std::lock_guard lock(state_->mutex);
-      state_->mapped[block.id] = base;
-    }
     state_->ledger.add(block);
     return block;
   } catch (...) {
@@ -359,13 +371,8 @@ RawBlock OpenclDevice::try_allocate_block(std::uint32_t heap, std::uint64_t size
 
 void OpenclDevice::free_block(const RawBlock& block) {
   const RawBlock found = state_->ledger.remove(info_, block);
-  std::byte* base = nullptr;
-  if (found.heap == kHostVisibleHeap) {
-    std::lock_guard lock(state_->mutex);
-    base = state_->mapped.at(found.id);
-    state_->mapped.erase(found.id);
-  }
-  state_->release(mem_of(found), base);
+  const State::Buffer buffer = state_->forget(found);
+  state_->release(buffer.mem, buffer.base);
   state_->give_back(found.heap, found.size);
 }
 
@@ -392,10 +399,11 @@ FenceValue OpenclDevice::copy(const RawBlock& src, std::uint64_t src_offset, con
   if (from_host != nullptr && to_host != nullptr) {
     return queue.host_copy(to_host + dst_offset, from_host + src_offset, size);
   }
-  if (from_host != nullptr)
-    return queue.write(mem_of(to), dst_offset, from_host + src_offset, size);
-  if (to_host != nullptr) return queue.read(to_host + dst_offset, mem_of(from), src_offset, size);
-  return queue.copy_buffers(mem_of(to), dst_offset, mem_of(from), src_offset, size);
+  const cl_mem from_mem = state_->buffer_of(from).mem;
+  const cl_mem to_mem = state_->buffer_of(to).mem;
+  if (from_host != nullptr) return queue.write(to_mem, dst_offset, from_host + src_offset, size);
+  if (to_host != nullptr) return queue.read(to_host + dst_offset, from_mem, src_offset, size);
+  return queue.copy_buffers(to_mem, dst_offset, from_mem, src_offset, size);
 }
 
 bool OpenclDevice::is_complete(FenceValue fence) {
@@ -414,10 +422,10 @@ OpenclRegion OpenclDevice::region(const RawBlock& block, std::uint64_t offset) c
     throw InvalidArgument(fmt::format("{}: offset {} lies beyond the block of {} bytes",
                                       state_->label, offset, found.size));
   }
-  const std::byte* base = state_->mapped_base(found);
+  const State::Buffer buffer = state_->buffer_of(found);
   const std::uint64_t start =
-      base == nullptr ? 0 : found.address - reinterpret_cast<std::uintptr_t>(base);
-  return {.buffer = mem_of(found), .offset = start + offset};
+      buffer.base == nullptr ? 0 : found.address - reinterpret_cast<std::uintptr_t>(buffer.base);
+  return {.buffer = buffer.mem, .offset = start + offset};
 }
 
 OpenclSubBuffer OpenclDevice::sub_buffer(const RawBlock& block, std::uint64_t offset,
