@@ -96,9 +96,10 @@ std::unique_ptr<Device> open_best_device() {
   // Only a GPU: an OpenCL CPU device (PoCL) is the host's memory with extra steps.
   const OpenclAvailability& opencl = opencl_availability();
   for (std::uint32_t i = 0; opencl.available && i < opencl.devices.size(); ++i) {
-    auto device = std::make_unique<OpenclDevice>(OpenclDeviceConfig{.device = i});
-    const DeviceType type = device->info().type;
-    if (type == DeviceType::DiscreteGpu || type == DeviceType::IntegratedGpu) return device;
+    const DeviceType type = opencl.devices[i].type;
+    if (type == DeviceType::DiscreteGpu || type == DeviceType::IntegratedGpu) {
+      return std::make_unique<OpenclDevice>(OpenclDeviceConfig{.device = i});
+    }
   }
 #endif
   return open_device("host");

@@ -59,6 +59,14 @@ TEST(OpenclBackend, IsListedWithWhatWasFoundOrWhyNot) {
   EXPECT_FALSE(opencl.detail.empty());
   EXPECT_EQ(opencl.available, !opencl.devices.empty());
   EXPECT_EQ(opencl_devices_listed(), opencl.devices.size());
+  // The best device is an OpenCL one only where there is no CUDA and OpenCL has a GPU.
+  bool gpu = false;
+  for (const OpenclDeviceId& d : opencl.devices) {
+    gpu = gpu || d.type == DeviceType::DiscreteGpu || d.type == DeviceType::IntegratedGpu;
+  }
+  if (!gpu) {
+    EXPECT_NE(open_best_device()->info().backend, "opencl");
+  }
 }
 
 TEST(OpenclBackend, ParsesDeviceOptions) {
@@ -126,6 +134,7 @@ TEST_F(OpenclDeviceTest, DescribesItsHeapsAndItself) {
   EXPECT_EQ(info.backend, "opencl");
   EXPECT_EQ(info.index, 0U);
   EXPECT_EQ(info.name, opencl_availability().devices.front().device_name);
+  EXPECT_EQ(info.type, opencl_availability().devices.front().type);
   ASSERT_EQ(info.heaps.size(), 2U);
   const HeapInfo& dev = info.heaps[kDevice];
   EXPECT_EQ(dev.name, "device");

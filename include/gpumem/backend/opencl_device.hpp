@@ -86,6 +86,7 @@ struct OpenclDeviceId {
   std::uint32_t device = 0;  // within the platform
   std::string platform_name;
   std::string device_name;
+  DeviceType type = DeviceType::Other;  // what OpenclDevice::info().type will say
 };
 
 // Whether OpenCL can be used in this process, probed once (the first call asks the ICD loader,

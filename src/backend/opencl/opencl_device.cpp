@@ -41,14 +41,6 @@ std::pair<OpenclDeviceId, std::uint32_t> resolve(const OpenclDeviceConfig& confi
                                           config.device, all.size()));
 }
 
-DeviceType device_type(cl_device_type type, bool unified) {
-  if ((type & CL_DEVICE_TYPE_GPU) != 0) {
-    return unified ? DeviceType::IntegratedGpu : DeviceType::DiscreteGpu;
-  }
-  if ((type & CL_DEVICE_TYPE_CPU) != 0) return DeviceType::Cpu;
-  return DeviceType::Other;
-}
-
 // What the constructor learns about the device before the bookkeeping exists.
 struct Facts {
   DeviceInfo info;
@@ -77,12 +69,11 @@ Facts gather(const OpenclDeviceConfig& config) {
   f.max_alloc = device_value<cl_ulong>(f.device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, f.label);
   f.unified = device_value<cl_bool>(f.device, CL_DEVICE_HOST_UNIFIED_MEMORY, f.label) == CL_TRUE;
   f.base_alignment = device_value<cl_uint>(f.device, CL_DEVICE_MEM_BASE_ADDR_ALIGN, f.label) / 8U;
-  const auto type = device_value<cl_device_type>(f.device, CL_DEVICE_TYPE, f.label);
 
   f.info.backend = "opencl";
   f.info.index = flat_index;
   f.info.name = id.device_name;
-  f.info.type = device_type(type, f.unified);
+  f.info.type = detail::opencl_device_type(f.device, f.label);
   const std::uint64_t page = detail::host_page_size();
 
   HeapInfo device;

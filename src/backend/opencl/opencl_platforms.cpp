@@ -78,6 +78,17 @@ T device_value(cl_device_id device, cl_device_info what, std::string_view where)
 template cl_ulong device_value<cl_ulong>(cl_device_id, cl_device_info, std::string_view);
 template cl_uint device_value<cl_uint>(cl_device_id, cl_device_info, std::string_view);
 
+DeviceType opencl_device_type(cl_device_id device, std::string_view where) {
+  const auto type = device_value<cl_device_type>(device, CL_DEVICE_TYPE, where);
+  if ((type & CL_DEVICE_TYPE_GPU) != 0) {
+    const bool unified =
+        device_value<cl_bool>(device, CL_DEVICE_HOST_UNIFIED_MEMORY, where) == CL_TRUE;
+    return unified ? DeviceType::IntegratedGpu : DeviceType::DiscreteGpu;
+  }
+  if ((type & CL_DEVICE_TYPE_CPU) != 0) return DeviceType::Cpu;
+  return DeviceType::Other;
+}
+
 OpenclAvailability probe_opencl() {
   OpenclAvailability a;
   const std::vector<cl_platform_id> platforms = opencl_platforms(a.detail);
@@ -97,11 +108,13 @@ OpenclAvailability probe_opencl() {
       OpenclDeviceId id{.platform = static_cast<std::uint32_t>(p),
                         .device = static_cast<std::uint32_t>(d),
                         .platform_name = platform_name,
-                        .device_name = {}};
+                        .device_name = {},
+                        .type = DeviceType::Other};
       try {
         id.device_name = device_text(devices[d], CL_DEVICE_NAME, where);
+        id.type = opencl_device_type(devices[d], where);
       } catch (const std::exception&) {
-        id.device_name = fmt::format("device {}", d);
+        if (id.device_name.empty()) id.device_name = fmt::format("device {}", d);
       }
       found += fmt::format("{}{}.{} {} ({})", found.empty() ? "" : "; ", p, d, id.device_name,
                            platform_name);

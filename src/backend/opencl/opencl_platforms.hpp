@@ -25,6 +25,9 @@ std::string device_text(cl_device_id device, cl_device_info what, std::string_vi
 template <typename T>
 T device_value(cl_device_id device, cl_device_info what, std::string_view where);
 
+// GPUs are integrated where they work in host memory (CL_DEVICE_HOST_UNIFIED_MEMORY).
+DeviceType opencl_device_type(cl_device_id device, std::string_view where);
+
 // What opencl_availability() reports; never throws for a missing platform.
 OpenclAvailability probe_opencl();
 
