@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 
 #include "gpumem/backend/host_device.hpp"
+#if GPUMEM_HAS_OPENCL
+#include "gpumem/backend/opencl_device.hpp"
+#endif
 #if GPUMEM_HAS_CUDA
 #include "gpumem/backend/cuda_device.hpp"
 #endif
@@ -31,6 +34,10 @@ std::vector<BackendStatus> backend_statuses() {
   const CudaAvailability& cuda = cuda_availability();
   statuses.push_back({.name = "cuda", .available = cuda.available, .detail = cuda.detail});
 #endif
+#if GPUMEM_HAS_OPENCL
+  const OpenclAvailability& opencl = opencl_availability();
+  statuses.push_back({.name = "opencl", .available = opencl.available, .detail = opencl.detail});
+#endif
   statuses.push_back({.name = "host", .available = true, .detail = "system memory"});
   statuses.push_back(
       {.name = "sim", .available = true, .detail = "simulated device memory (no bytes)"});
@@ -48,6 +55,12 @@ std::unique_ptr<Device> open_device(std::string_view spec) {
   // Options are parsed first, so a bad spec is named even where CUDA is unavailable.
   if (backend == "cuda") return std::make_unique<CudaDevice>(CudaDeviceConfig::parse(options));
 #endif
+#if GPUMEM_HAS_OPENCL
+  // "opencl" (the first device), "opencl:N" (the N-th of all platforms' devices), "opencl:P.D".
+  if (backend == "opencl") {
+    return std::make_unique<OpenclDevice>(OpenclDeviceConfig::parse(options));
+  }
+#endif
   std::string known;
   for (const BackendStatus& s : backend_statuses()) {
     known += (known.empty() ? "" : ", ") + s.name;
@@ -64,6 +77,12 @@ std::vector<std::unique_ptr<Device>> open_all_devices() {
     devices.push_back(std::make_unique<CudaDevice>(CudaDeviceConfig{.ordinal = i}));
   }
 #endif
+#if GPUMEM_HAS_OPENCL
+  const OpenclAvailability& opencl = opencl_availability();
+  for (std::uint32_t i = 0; opencl.available && i < opencl.devices.size(); ++i) {
+    devices.push_back(std::make_unique<OpenclDevice>(OpenclDeviceConfig{.device = i}));
+  }
+#endif
   devices.push_back(open_device("host"));
   devices.push_back(open_device("sim"));
   return devices;
@@ -72,6 +91,16 @@ std::vector<std::unique_ptr<Device>> open_all_devices() {
 std::unique_ptr<Device> open_best_device() {
 #if GPUMEM_HAS_CUDA
   if (cuda_availability().available) return std::make_unique<CudaDevice>();
+#endif
+#if GPUMEM_HAS_OPENCL
+  // Only a GPU: an OpenCL CPU device (PoCL) is the host's memory with extra steps.
+  const OpenclAvailability& opencl = opencl_availability();
+  for (std::uint32_t i = 0; opencl.available && i < opencl.devices.size(); ++i) {
+    const DeviceType type = opencl.devices[i].type;
+    if (type == DeviceType::DiscreteGpu || type == DeviceType::IntegratedGpu) {
+      return std::make_unique<OpenclDevice>(OpenclDeviceConfig{.device = i});
+    }
+  }
 #endif
   return open_device("host");
 }

@@ -10,6 +10,7 @@
 #include "gpumem/backend/registry.hpp"
 #include "gpumem/core/error.hpp"
 #include "gpumem/core/units.hpp"
+#include "support/device_patterns.hpp"
 
 #if GPUMEM_HAS_CUDA
 #include "gpumem/backend/cuda_device.hpp"
@@ -67,9 +68,7 @@ TEST(CudaBackend, ParsesDeviceOptions) {
   EXPECT_THROW(open_device("cuda:turbo=on"), InvalidArgument);
 }
 
-void fill(std::byte* bytes, std::size_t size, unsigned seed) {
-  for (std::size_t i = 0; i < size; ++i) bytes[i] = static_cast<std::byte>((i * 131 + seed) & 0xff);
-}
+using test_support::fill;
 
 class CudaDeviceTest : public ::testing::Test {
  protected:
@@ -185,15 +184,8 @@ TEST_F(CudaDeviceTest, CopiesPinnedToDeviceToPinnedWithFences) {
 
   // Offsets, and overlapping ranges within one block (defragmentation slides data): the result
   // is memmove's, for a shift longer than the piece limit allows and for a short one.
-  struct Slide {
-    std::uint64_t from, to, bytes;
-  };
   std::vector<std::byte> expected(src, src + size);
-  for (const Slide& s : {Slide{4096, 0, 4 * kMiB}, Slide{0, 100, 2 * kMiB},
-                         Slide{3 * kMiB, kMiB, 4 * kMiB}, Slide{0, kMiB, 4 * kMiB}}) {
-    device_->copy(vram, s.from, vram, s.to, s.bytes);
-    std::memmove(expected.data() + s.to, expected.data() + s.from, s.bytes);
-  }
+  test_support::slide_within(*device_, vram, expected);
   device_->wait(device_->copy(vram, 0, target, 0, size));
   EXPECT_EQ(std::memcmp(expected.data(), dst, size), 0);
 

@@ -27,7 +27,9 @@ struct BackendStatus {
 std::vector<BackendStatus> backend_statuses();
 
 // Opens a device from a spec "BACKEND[:OPTIONS]": "host", "host:discrete" (device-local, upload
-// and readback heaps in system memory), "sim", "sim:capacity=16GiB,page=2MiB". Throws
+// and readback heaps in system memory), "sim", "sim:capacity=16GiB,page=2MiB", and in builds
+// with those backends "cuda:N" and "opencl" / "opencl:N" / "opencl:P.D" (N-th device overall,
+// or device D of platform P; see opencl_device.hpp for options). Throws
 // InvalidArgument for an unknown backend or option and Unsupported for one not available here.
 std::unique_ptr<Device> open_device(std::string_view spec);
 

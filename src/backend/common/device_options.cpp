@@ -1,8 +1,12 @@
 #include "backend/common/device_options.hpp"
 
 #include <fmt/format.h>
+#include <unistd.h>
+
+#include <charconv>
 
 #include "gpumem/core/error.hpp"
+#include "gpumem/core/units.hpp"
 
 namespace gpumem::detail {
 
@@ -22,6 +26,21 @@ std::vector<DeviceOption> split_device_options(std::string_view spec) {
     }
   }
   return options;
+}
+
+std::uint32_t parse_device_number(std::string_view backend, std::string_view text) {
+  std::uint32_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size()) {
+    throw InvalidArgument(
+        fmt::format("{} device option: '{}' is not a device number", backend, text));
+  }
+  return value;
+}
+
+std::uint64_t host_page_size() noexcept {
+  const long page = ::sysconf(_SC_PAGESIZE);
+  return page > 0 ? static_cast<std::uint64_t>(page) : 4 * kKiB;
 }
 
 bool parse_switch(std::string_view backend, std::string_view key, std::string_view value) {

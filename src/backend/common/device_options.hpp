@@ -2,6 +2,7 @@
 // comma-separated items, each `key=value` or a bare word, split in one place for every backend.
 #pragma once
 
+#include <cstdint>
 #include <string_view>
 #include <vector>
 
@@ -15,6 +16,12 @@ struct DeviceOption {
 
 // Empty items (",,") are skipped.
 std::vector<DeviceOption> split_device_options(std::string_view spec);
+
+// A device number ("1"); InvalidArgument naming `backend` and the text otherwise.
+std::uint32_t parse_device_number(std::string_view backend, std::string_view text);
+
+// The host's page size: the granularity of pinned and mapped host memory.
+std::uint64_t host_page_size() noexcept;
 
 // "on"/"1"/"true" or "off"/"0"/"false"; InvalidArgument naming `backend` and `key` otherwise.
 bool parse_switch(std::string_view backend, std::string_view key, std::string_view value);

@@ -5,8 +5,6 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
-#include <charconv>
-
 #include "backend/common/block_ledger.hpp"
 #include "backend/common/copy_checks.hpp"
 #include "backend/common/device_options.hpp"
@@ -75,20 +73,6 @@ CudaAvailability probe() {
   return a;
 }
 
-std::uint64_t host_page_size() {
-  const long page = ::sysconf(_SC_PAGESIZE);
-  return page > 0 ? static_cast<std::uint64_t>(page) : 4 * kKiB;
-}
-
-std::uint32_t parse_ordinal(std::string_view text) {
-  std::uint32_t value = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc() || end != text.data() + text.size()) {
-    throw InvalidArgument(fmt::format("cuda device option: '{}' is not a device number", text));
-  }
-  return value;
-}
-
 // What the constructor learns about the device before the bookkeeping exists.
 struct Facts {
   DeviceInfo info;
@@ -149,7 +133,7 @@ Facts gather(const CudaDeviceConfig& config) {
   pinned.flags = {.host_visible = true, .host_coherent = true, .host_cached = true};
   pinned.size = pinned_configured ? config.pinned_host_bytes
                                   : HostDeviceConfig::system().heaps.front().size / 4;
-  pinned.granularity = host_page_size();
+  pinned.granularity = detail::host_page_size();
   pinned.driver_budget = pinned.size;
   pinned.driver_usage = 0;
   if (pinned.size < pinned.granularity) {
@@ -230,11 +214,11 @@ CudaDeviceConfig CudaDeviceConfig::parse(std::string_view spec) {
   CudaDeviceConfig c;
   for (const auto& [key, value, has_value] : detail::split_device_options(spec)) {
     if (!has_value) {
-      c.ordinal = parse_ordinal(key);
+      c.ordinal = detail::parse_device_number("cuda", key);
       continue;
     }
     if (key == "device") {
-      c.ordinal = parse_ordinal(value);
+      c.ordinal = detail::parse_device_number("cuda", value);
     } else if (key == "pinned") {
       c.pinned_host_bytes = parse_bytes(value, "cuda pinned-host heap");
     } else if (key == "managed") {
