@@ -8,6 +8,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libfmt-dev nlohmann-json3-dev libcli11-dev zlib1g-dev
   clang clang-format clang-tidy libclang-rt-dev
+  # The Vulkan backend: the loader and headers, lavapipe (a Vulkan device on any CPU, so the
+  # Vulkan tests run everywhere), the validation layer the tests enable, and vulkaninfo.
+  libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers vulkan-tools
 )
 
 missing=()

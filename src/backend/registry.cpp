@@ -7,6 +7,9 @@
 #include "gpumem/backend/cuda_device.hpp"
 #endif
 #include "gpumem/backend/sim_device.hpp"
+#if GPUMEM_HAS_VULKAN
+#include "gpumem/backend/vulkan_device.hpp"
+#endif
 #include "gpumem/core/error.hpp"
 
 namespace gpumem {
@@ -31,6 +34,10 @@ std::vector<BackendStatus> backend_statuses() {
   const CudaAvailability& cuda = cuda_availability();
   statuses.push_back({.name = "cuda", .available = cuda.available, .detail = cuda.detail});
 #endif
+#if GPUMEM_HAS_VULKAN
+  const VulkanAvailability& vulkan = vulkan_availability();
+  statuses.push_back({.name = "vulkan", .available = vulkan.available, .detail = vulkan.detail});
+#endif
   statuses.push_back({.name = "host", .available = true, .detail = "system memory"});
   statuses.push_back(
       {.name = "sim", .available = true, .detail = "simulated device memory (no bytes)"});
@@ -48,6 +55,11 @@ std::unique_ptr<Device> open_device(std::string_view spec) {
   // Options are parsed first, so a bad spec is named even where CUDA is unavailable.
   if (backend == "cuda") return std::make_unique<CudaDevice>(CudaDeviceConfig::parse(options));
 #endif
+#if GPUMEM_HAS_VULKAN
+  if (backend == "vulkan") {
+    return std::make_unique<VulkanDevice>(VulkanDeviceConfig::parse(options));
+  }
+#endif
   std::string known;
   for (const BackendStatus& s : backend_statuses()) {
     known += (known.empty() ? "" : ", ") + s.name;
@@ -64,6 +76,15 @@ std::vector<std::unique_ptr<Device>> open_all_devices() {
     devices.push_back(std::make_unique<CudaDevice>(CudaDeviceConfig{.ordinal = i}));
   }
 #endif
+#if GPUMEM_HAS_VULKAN
+  // Devices too old for gpumem are left out here; backend_statuses() says why.
+  const VulkanAvailability& vulkan = vulkan_availability();
+  for (std::uint32_t i = 0; i < vulkan.devices.size(); ++i) {
+    if (vulkan.devices[i].usable) {
+      devices.push_back(std::make_unique<VulkanDevice>(VulkanDeviceConfig{.index = i}));
+    }
+  }
+#endif
   devices.push_back(open_device("host"));
   devices.push_back(open_device("sim"));
   return devices;
@@ -72,6 +93,16 @@ std::vector<std::unique_ptr<Device>> open_all_devices() {
 std::unique_ptr<Device> open_best_device() {
 #if GPUMEM_HAS_CUDA
   if (cuda_availability().available) return std::make_unique<CudaDevice>();
+#endif
+#if GPUMEM_HAS_VULKAN
+  // A GPU only: a CPU implementation (lavapipe) is the host with extra steps.
+  const VulkanAvailability& vulkan = vulkan_availability();
+  for (std::uint32_t i = 0; i < vulkan.devices.size(); ++i) {
+    const VulkanPhysicalDeviceSummary& d = vulkan.devices[i];
+    if (d.usable && (d.type == DeviceType::DiscreteGpu || d.type == DeviceType::IntegratedGpu)) {
+      return std::make_unique<VulkanDevice>(VulkanDeviceConfig{.index = i});
+    }
+  }
 #endif
   return open_device("host");
 }

@@ -27,7 +27,8 @@ struct BackendStatus {
 std::vector<BackendStatus> backend_statuses();
 
 // Opens a device from a spec "BACKEND[:OPTIONS]": "host", "host:discrete" (device-local, upload
-// and readback heaps in system memory), "sim", "sim:capacity=16GiB,page=2MiB". Throws
+// and readback heaps in system memory), "sim", "sim:capacity=16GiB,page=2MiB", "cuda:1",
+// "vulkan:0,validation=on" (the N-th physical device; see VulkanDeviceConfig::parse). Throws
 // InvalidArgument for an unknown backend or option and Unsupported for one not available here.
 std::unique_ptr<Device> open_device(std::string_view spec);
 
@@ -35,7 +36,8 @@ std::unique_ptr<Device> open_device(std::string_view spec);
 // its default configuration.
 std::vector<std::unique_ptr<Device>> open_all_devices();
 
-// The most capable device available: a GPU backend's first device, else the host.
+// The most capable device available: a GPU backend's first GPU (CUDA, then a Vulkan GPU; a CPU
+// Vulkan implementation such as lavapipe does not count), else the host.
 std::unique_ptr<Device> open_best_device();
 
 }  // namespace gpumem
