@@ -11,6 +11,7 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <ostream>
 #include <optional>
 #include <random>
 #include <string>
@@ -34,6 +35,9 @@ struct Backend {
   std::string name;  // as backend_statuses() lists it
   std::function<std::shared_ptr<Device>()> open;
 };
+
+// For gtest's messages: the backend's name, not the struct's bytes.
+void PrintTo(const Backend& backend, std::ostream* out) { *out << backend.name; }
 
 std::function<std::shared_ptr<Device>()> spec(std::string text) {
   return [text = std::move(text)] { return std::shared_ptr<Device>(open_device(text)); };

@@ -161,6 +161,7 @@ class VulkanDevice final : public Device {
 
  private:
   struct State;
+  void note_driver_figures();  // into info()'s heaps, as other backends report them
   std::unique_ptr<State> state_;
 };
 

@@ -383,12 +383,22 @@ VulkanDevice::VulkanDevice(const VulkanDeviceConfig& config) {
   auto context = detail::VulkanContext::create(config);
   Facts facts = gather(*context);
   state_ = std::make_unique<State>(std::move(context), std::move(facts));
+  note_driver_figures();
 }
 
 VulkanDevice::VulkanDevice(const VulkanAdoption& adoption) {
   auto context = detail::VulkanContext::adopt(adoption);
   Facts facts = gather(*context);
   state_ = std::make_unique<State>(std::move(context), std::move(facts));
+  note_driver_figures();
+}
+
+void VulkanDevice::note_driver_figures() {
+  for (HeapInfo& h : state_->facts.info.heaps) {
+    const HeapReport report = query_heap(h.index);
+    h.driver_budget = report.budget;
+    h.driver_usage = report.usage;
+  }
 }
 
 VulkanDevice::~VulkanDevice() {

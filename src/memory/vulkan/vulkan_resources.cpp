@@ -102,8 +102,9 @@ VulkanBuffer::VulkanBuffer(VulkanBuffer&& other) noexcept
 VulkanBuffer& VulkanBuffer::operator=(VulkanBuffer&& other) noexcept {
   if (this != &other) {
     reset();
-    VulkanBinding::operator=(std::move(other));
-    buffer_ = std::exchange(other.buffer_, VK_NULL_HANDLE);
+    const VkBuffer taken = std::exchange(other.buffer_, VK_NULL_HANDLE);
+    VulkanBinding::operator=(std::move(other));  // the base's fields only
+    buffer_ = taken;
   }
   return *this;
 }
@@ -125,9 +126,10 @@ VulkanImage::VulkanImage(VulkanImage&& other) noexcept
 VulkanImage& VulkanImage::operator=(VulkanImage&& other) noexcept {
   if (this != &other) {
     reset();
-    VulkanBinding::operator=(std::move(other));
-    image_ = std::exchange(other.image_, VK_NULL_HANDLE);
+    const VkImage taken = std::exchange(other.image_, VK_NULL_HANDLE);
     texel_bytes_ = std::exchange(other.texel_bytes_, 0);
+    VulkanBinding::operator=(std::move(other));  // the base's fields only
+    image_ = taken;
   }
   return *this;
 }
