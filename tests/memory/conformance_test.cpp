@@ -11,8 +11,8 @@
 #include <functional>
 #include <limits>
 #include <map>
-#include <ostream>
 #include <optional>
+#include <ostream>
 #include <random>
 #include <string>
 #include <thread>
@@ -326,8 +326,16 @@ TEST_P(Conformance, OutOfMemoryIsAnErrorAndTheAllocatorGoesOn) {
   const HeapInfo info = m->heaps()[heap];
   std::uint64_t chunk = 0;
   align_up(std::min(info.size / 4, m->budget(heap).hard / 2), info.granularity, chunk);
+  // Smaller pieces where the device will not make one block that large.
   std::vector<RawBlock> others;
-  for (int i = 0; i < 16; ++i) {
+  while (others.empty() && chunk >= 16 * info.granularity) {
+    if (const RawBlock b = device_->try_allocate_block(heap, chunk, 256)) {
+      others.push_back(b);
+    } else {
+      chunk /= 2;
+    }
+  }
+  for (int i = 0; i < 256 && !others.empty(); ++i) {
     const RawBlock b = device_->try_allocate_block(heap, chunk, 256);
     if (!b) break;
     others.push_back(b);
