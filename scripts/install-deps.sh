@@ -10,6 +10,9 @@ packages=(
   clang clang-format clang-tidy libclang-rt-dev
   # OpenCL: the ICD loader and headers to build against, PoCL as the implementation tests run on.
   ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd
+  # The Vulkan backend: the loader and headers, lavapipe (a Vulkan device on any CPU, so the
+  # Vulkan tests run everywhere), the validation layer the tests enable, and vulkaninfo.
+  libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers vulkan-tools
 )
 
 missing=()

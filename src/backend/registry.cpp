@@ -10,6 +10,9 @@
 #include "gpumem/backend/cuda_device.hpp"
 #endif
 #include "gpumem/backend/sim_device.hpp"
+#if GPUMEM_HAS_VULKAN
+#include "gpumem/backend/vulkan_device.hpp"
+#endif
 #include "gpumem/core/error.hpp"
 
 namespace gpumem {
@@ -34,6 +37,10 @@ std::vector<BackendStatus> backend_statuses() {
   const CudaAvailability& cuda = cuda_availability();
   statuses.push_back({.name = "cuda", .available = cuda.available, .detail = cuda.detail});
 #endif
+#if GPUMEM_HAS_VULKAN
+  const VulkanAvailability& vulkan = vulkan_availability();
+  statuses.push_back({.name = "vulkan", .available = vulkan.available, .detail = vulkan.detail});
+#endif
 #if GPUMEM_HAS_OPENCL
   const OpenclAvailability& opencl = opencl_availability();
   statuses.push_back({.name = "opencl", .available = opencl.available, .detail = opencl.detail});
@@ -54,6 +61,11 @@ std::unique_ptr<Device> open_device(std::string_view spec) {
 #if GPUMEM_HAS_CUDA
   // Options are parsed first, so a bad spec is named even where CUDA is unavailable.
   if (backend == "cuda") return std::make_unique<CudaDevice>(CudaDeviceConfig::parse(options));
+#endif
+#if GPUMEM_HAS_VULKAN
+  if (backend == "vulkan") {
+    return std::make_unique<VulkanDevice>(VulkanDeviceConfig::parse(options));
+  }
 #endif
 #if GPUMEM_HAS_OPENCL
   // "opencl" (the first device), "opencl:N" (the N-th of all platforms' devices), "opencl:P.D".
@@ -77,6 +89,15 @@ std::vector<std::unique_ptr<Device>> open_all_devices() {
     devices.push_back(std::make_unique<CudaDevice>(CudaDeviceConfig{.ordinal = i}));
   }
 #endif
+#if GPUMEM_HAS_VULKAN
+  // Devices too old for gpumem are left out here; backend_statuses() says why.
+  const VulkanAvailability& vulkan = vulkan_availability();
+  for (std::uint32_t i = 0; i < vulkan.devices.size(); ++i) {
+    if (vulkan.devices[i].usable) {
+      devices.push_back(std::make_unique<VulkanDevice>(VulkanDeviceConfig{.index = i}));
+    }
+  }
+#endif
 #if GPUMEM_HAS_OPENCL
   const OpenclAvailability& opencl = opencl_availability();
   for (std::uint32_t i = 0; opencl.available && i < opencl.devices.size(); ++i) {
@@ -91,6 +112,16 @@ std::vector<std::unique_ptr<Device>> open_all_devices() {
 std::unique_ptr<Device> open_best_device() {
 #if GPUMEM_HAS_CUDA
   if (cuda_availability().available) return std::make_unique<CudaDevice>();
+#endif
+#if GPUMEM_HAS_VULKAN
+  // A GPU only: a CPU implementation (lavapipe) is the host with extra steps.
+  const VulkanAvailability& vulkan = vulkan_availability();
+  for (std::uint32_t i = 0; i < vulkan.devices.size(); ++i) {
+    const VulkanPhysicalDeviceSummary& d = vulkan.devices[i];
+    if (d.usable && (d.type == DeviceType::DiscreteGpu || d.type == DeviceType::IntegratedGpu)) {
+      return std::make_unique<VulkanDevice>(VulkanDeviceConfig{.index = i});
+    }
+  }
 #endif
 #if GPUMEM_HAS_OPENCL
   // Only a GPU: an OpenCL CPU device (PoCL) is the host's memory with extra steps.

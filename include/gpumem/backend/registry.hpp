@@ -28,8 +28,9 @@ std::vector<BackendStatus> backend_statuses();
 
 // Opens a device from a spec "BACKEND[:OPTIONS]": "host", "host:discrete" (device-local, upload
 // and readback heaps in system memory), "sim", "sim:capacity=16GiB,page=2MiB", and in builds
-// with those backends "cuda:N" and "opencl" / "opencl:N" / "opencl:P.D" (N-th device overall,
-// or device D of platform P; see opencl_device.hpp for options). Throws
+// with those backends "cuda:N", "vulkan:0,validation=on" (the N-th physical device; see
+// VulkanDeviceConfig::parse) and "opencl" / "opencl:N" / "opencl:P.D" (N-th device overall, or
+// device D of platform P; see opencl_device.hpp for options). Throws
 // InvalidArgument for an unknown backend or option and Unsupported for one not available here.
 std::unique_ptr<Device> open_device(std::string_view spec);
 
@@ -37,7 +38,8 @@ std::unique_ptr<Device> open_device(std::string_view spec);
 // its default configuration.
 std::vector<std::unique_ptr<Device>> open_all_devices();
 
-// The most capable device available: a GPU backend's first device, else the host.
+// The most capable device available: a GPU backend's first GPU (CUDA, then a Vulkan GPU; a CPU
+// Vulkan implementation such as lavapipe does not count), else the host.
 std::unique_ptr<Device> open_best_device();
 
 }  // namespace gpumem
