@@ -49,7 +49,8 @@ std::string_view to_string(Payload payload) noexcept {
   return "unknown";
 }
 
-std::vector<std::byte> level_data(const Ktx2File& file, std::uint32_t level) {
+std::vector<std::byte> level_data(const Ktx2File& file, std::uint32_t level,
+                                  std::uint64_t max_inflated_bytes) {
   if (level >= file.levels.size()) {
     throw InvalidArgument(fmt::format("{}: level {} does not exist ({} levels)", file.source, level,
                                       file.levels.size()));
@@ -61,6 +62,12 @@ std::vector<std::byte> level_data(const Ktx2File& file, std::uint32_t level) {
   }
   const std::span<const std::byte> stored(file.bytes.data() + e.byte_offset, e.byte_length);
   const std::uint64_t entry = kHeaderBytes + std::uint64_t{kLevelEntryBytes} * level;
+  if (file.header.supercompression != 0 && e.uncompressed_byte_length > max_inflated_bytes) {
+    throw FormatError(file.source, fmt::format("levelIndex[{}].uncompressedByteLength", level),
+                      entry + 16,
+                      fmt::format("{} bytes is more than the {} this reader may inflate",
+                                  e.uncompressed_byte_length, max_inflated_bytes));
+  }
   detail::Inflated inflated;
   switch (file.header.supercompression) {
     case 0:

@@ -15,7 +15,8 @@ namespace detail {
 void check_supercompressed_levels(ReadContext& ctx) {
   if (!ctx.inflatable() || !ctx.options.verify_supercompressed_levels) return;
   for (std::uint32_t level = 0; level < ctx.levels(); ++level) {
-    (void)level_data(ctx.file, level);  // throws FormatError naming the level
+    // Throws FormatError naming the level.
+    (void)level_data(ctx.file, level, ctx.options.max_inflated_level_bytes);
   }
 }
 

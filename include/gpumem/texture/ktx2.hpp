@@ -26,6 +26,7 @@ inline constexpr std::array<std::uint8_t, 12> kIdentifier = {0xAB, 'K',  'T',  '
                                                              '0',  0xBB, '\r', '\n', 0x1A, '\n'};
 inline constexpr std::size_t kHeaderBytes = 80;      // identifier, header and index
 inline constexpr std::size_t kLevelEntryBytes = 24;  // byteOffset, byteLength, uncompressed
+inline constexpr std::uint64_t kDefaultMaxInflatedLevelBytes = std::uint64_t{4} << 30U;  // 4 GiB
 
 enum class Supercompression : std::uint32_t { None = 0, BasisLZ = 1, Zstandard = 2, Zlib = 3 };
 
@@ -102,6 +103,9 @@ std::string_view to_string(Payload payload) noexcept;
 // The bytes of one mip level, every layer, face and depth slice, with supercompression undone.
 // Throws FormatError naming the level when the data does not inflate to uncompressedByteLength
 // and Unsupported for BasisLZ (whose levels only a transcoder can use). Level 0 is the largest.
-std::vector<std::byte> level_data(const Ktx2File& file, std::uint32_t level);
+// A level declared to inflate to more than max_inflated_bytes is a FormatError, found before
+// anything is allocated.
+std::vector<std::byte> level_data(const Ktx2File& file, std::uint32_t level,
+                                  std::uint64_t max_inflated_bytes = kDefaultMaxInflatedLevelBytes);
 
 }  // namespace gpumem::ktx2

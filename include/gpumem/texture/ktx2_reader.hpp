@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <span>
 #include <string>
@@ -33,6 +34,9 @@ struct ReadOptions {
   // Inflate every supercompressed level while validating, so a corrupt stream is found at read
   // time rather than at level_data(). Costs the inflation once.
   bool verify_supercompressed_levels = true;
+  // The most one level may inflate to; a file that declares more is refused (a FormatError)
+  // rather than allocated for. Plain levels are bounded by the file's own size.
+  std::uint64_t max_inflated_level_bytes = kDefaultMaxInflatedLevelBytes;
 };
 
 // Throws FormatError for a file that breaks the specification.
