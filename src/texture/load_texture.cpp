@@ -19,8 +19,7 @@ void verify_levels(const ktx2::Ktx2File& file, const LoadOptions& options) {
   }
 }
 
-TextureFormat usable_format(const ktx2::Ktx2File& file, const LoadOptions& options) {
-  if (file.payload != ktx2::Payload::Texels) verify_levels(file, options);
+TextureFormat usable_format(const ktx2::Ktx2File& file) {
   switch (file.payload) {
     case ktx2::Payload::Texels:
       return *file.format;
@@ -57,8 +56,8 @@ TextureDesc describe(const ktx2::Ktx2File& file, TextureFormat format) {
 
 }  // namespace
 
-LoadedTexture load_texture(const ktx2::Ktx2File& file, const LoadOptions& options) {
-  const TextureFormat format = usable_format(file, options);
+LoadedTexture describe_texture(const ktx2::Ktx2File& file) {
+  const TextureFormat format = usable_format(file);
   LoadedTexture t;
   t.source = file.source;
   t.desc = describe(file, format);
@@ -74,6 +73,16 @@ LoadedTexture load_texture(const ktx2::Ktx2File& file, const LoadOptions& option
   t.compression_ratio = t.memory_bytes == 0 ? 1.0
                                             : static_cast<double>(t.rgba8_bytes) /
                                                   static_cast<double>(t.memory_bytes);
+  for (const ktx2::LevelIndexEntry& e : file.levels) {
+    t.level_bytes.push_back(e.uncompressed_byte_length);
+  }
+  return t;
+}
+
+LoadedTexture load_texture(const ktx2::Ktx2File& file, const LoadOptions& options) {
+  if (file.payload != ktx2::Payload::Texels) verify_levels(file, options);
+  LoadedTexture t = describe_texture(file);
+  t.level_bytes.clear();
   for (std::uint32_t level = 0; level < file.stored_levels(); ++level) {
     t.levels.push_back(ktx2::level_data(file, level, options.read.max_inflated_level_bytes));
     t.level_bytes.push_back(t.levels.back().size());

@@ -81,5 +81,16 @@ TEST(LoadTexture, OneDimensionalAndGenerateMipsAreReported) {
   EXPECT_EQ(t.levels[0], image.levels[0]);
 }
 
+TEST(LoadTexture, DescribeMatchesLoadWithoutTheLevels) {
+  const auto path = cts_valid("valid_R16G16B16A16_SFLOAT_2D_ARRAY_MIP.ktx2");
+  const LoadedTexture loaded = load_texture(path);
+  const LoadedTexture described = describe_texture(ktx2::read_ktx2_file(path));
+  EXPECT_TRUE(described.levels.empty());
+  EXPECT_EQ(described.level_bytes, loaded.level_bytes);
+  EXPECT_EQ(described.memory_bytes, loaded.memory_bytes);
+  EXPECT_EQ(described.desc.array_layers, loaded.desc.array_layers);
+  EXPECT_DOUBLE_EQ(described.compression_ratio, 0.5);  // 8 bytes a texel against RGBA8's 4
+}
+
 }  // namespace
 }  // namespace gpumem

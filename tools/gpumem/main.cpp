@@ -12,6 +12,7 @@
 
 #include "cli/demo_command.hpp"
 #include "cli/info_command.hpp"
+#include "cli/ktx_command.hpp"
 #include "cli/version.hpp"
 #include "gpumem/core/error.hpp"
 
@@ -33,8 +34,10 @@ std::optional<std::string> given(const CLI::Option* option, const std::string& v
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"gpumem: inspect GPU memory heaps and budgets, and see the manager at work.",
-               "gpumem"};
+  CLI::App app{
+      "gpumem: inspect GPU memory heaps and budgets, see the manager at work, and "
+      "inspect KTX2 textures.",
+      "gpumem"};
   app.set_version_flag("--version", std::string(gpumem::cli::tool_version()));
   app.require_subcommand(1);
   app.footer(
@@ -58,12 +61,14 @@ int main(int argc, char** argv) {
       demo_cmd->add_option("--device", demo_device,
                            "Use this device (default: the best one, host:discrete without a GPU).");
 
+  gpumem::cli::KtxCommand ktx(app);
+
   // CLI11 would call a stray word a missing subcommand; name it as the unknown one it is.
   if (argc > 1 && argv[1][0] != '-' && argv[1] != info_cmd->get_name() &&
-      argv[1] != demo_cmd->get_name()) {
-    return fail(
-        kExitBadInput,
-        fmt::format("unknown subcommand '{}' (known: info, demo; see gpumem --help)", argv[1]));
+      argv[1] != demo_cmd->get_name() && argv[1] != ktx.name()) {
+    return fail(kExitBadInput,
+                fmt::format("unknown subcommand '{}' (known: info, demo, ktx; see gpumem --help)",
+                            argv[1]));
   }
 
   try {
@@ -81,6 +86,8 @@ int main(int argc, char** argv) {
     } else if (demo_cmd->parsed()) {
       demo.device = given(demo_device_opt, demo_device);
       gpumem::cli::run_demo(demo, std::cout);
+    } else if (ktx.parsed()) {
+      ktx.run(std::cout);
     }
   } catch (const gpumem::Error& e) {
     return fail(kExitBadInput, e.what());

@@ -46,6 +46,11 @@ struct LoadedTexture {
   std::vector<std::vector<std::byte>> levels;  // level 0 first, supercompression undone
 };
 
+// Everything but the level data, from the header alone (level_bytes from the level index), for
+// reports that should not inflate anything. Throws Unsupported as load_texture does, except
+// that a corrupt supercompressed stream is not looked for.
+LoadedTexture describe_texture(const ktx2::Ktx2File& file);
+
 // Throws FormatError for an invalid file, Unsupported for a valid one gpumem cannot use as it
 // is, InvalidArgument when the file cannot be read.
 LoadedTexture load_texture(const std::filesystem::path& path, const LoadOptions& options = {});
