@@ -1,6 +1,7 @@
 // libFuzzer target for the KTX2 reader: any input must either read or throw a gpumem::Error,
 // never read out of bounds, crash, hang or allocate without bound. Files that read are also
-// inflated level by level, as load_texture() would.
+// loaded level by level, as an application would, and what loads is written back with the
+// writer and must read back to the same levels.
 //
 //   build-fuzz/fuzz/ktx2_reader_fuzzer -max_total_time=60 fuzz-corpus tests/data/ktx2/cts/valid
 #include <cstddef>
@@ -9,11 +10,40 @@
 
 #include "gpumem/core/error.hpp"
 #include "gpumem/texture/ktx2_reader.hpp"
+#include "gpumem/texture/ktx2_writer.hpp"
+#include "gpumem/texture/load_texture.hpp"
 
 namespace {
 
 // Keeps each run's memory within libFuzzer's default 2 GiB limit.
 constexpr std::uint64_t kMaxInflated = std::uint64_t{256} << 20U;
+
+// The writer must accept what the reader loaded, or refuse it as InvalidArgument; if it writes,
+// the reader must accept the result and give back the same levels.
+void write_back(const gpumem::ktx2::Ktx2File& file, const gpumem::LoadedTexture& texture) {
+  gpumem::ktx2::Ktx2Image image{.format = texture.desc.format,
+                                .width = file.header.pixel_width,
+                                .height = file.header.pixel_height,
+                                .depth = file.header.pixel_depth,
+                                .layers = file.header.layer_count,
+                                .faces = file.header.face_count,
+                                .levels = texture.levels,
+                                .key_values = file.key_values};
+  std::vector<std::byte> written;
+  try {
+    written = gpumem::ktx2::write_ktx2(image);
+  } catch (const gpumem::InvalidArgument&) {
+    return;
+  }
+  try {
+    const gpumem::ktx2::Ktx2File again = gpumem::ktx2::read_ktx2(written, "written");
+    for (std::uint32_t level = 0; level < again.stored_levels(); ++level) {
+      if (gpumem::ktx2::level_data(again, level) != texture.levels[level]) __builtin_trap();
+    }
+  } catch (const gpumem::Error&) {
+    __builtin_trap();  // the writer wrote a file its own reader refuses
+  }
+}
 
 }  // namespace
 
@@ -25,15 +55,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   options.max_inflated_level_bytes = kMaxInflated;
   try {
     const gpumem::ktx2::Ktx2File file = gpumem::ktx2::read_ktx2(bytes, "fuzz", options);
-    for (std::uint32_t level = 0; level < file.stored_levels(); ++level) {
-      try {
-        (void)gpumem::ktx2::level_data(file, level, kMaxInflated);
-      } catch (const gpumem::Error&) {
-        // BasisLZ and vendor schemes are Unsupported; that is an answer, not a failure.
-      }
-    }
+    gpumem::LoadOptions load;
+    load.read = options;
+    const gpumem::LoadedTexture texture = gpumem::load_texture(file, load);
+    write_back(file, texture);
   } catch (const gpumem::Error&) {
-    // FormatError is the expected answer to most inputs.
+    // FormatError for most inputs, Unsupported for BasisLZ, UASTC and vendor schemes.
   }
   return 0;
 }

@@ -12,10 +12,6 @@ namespace {
 constexpr std::uint32_t kFirstVendorScheme = 0x10000;
 constexpr std::uint32_t kLastVendorScheme = 0x1FFFF;
 
-std::uint64_t align_up(std::uint64_t value, std::uint64_t alignment) {
-  return (value + alignment - 1) / alignment * alignment;
-}
-
 void read_fields(ReadContext& ctx) {
   const ByteView& v = ctx.view;
   Header& h = ctx.file.header;

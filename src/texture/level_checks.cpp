@@ -18,10 +18,6 @@ std::uint64_t entry_offset(std::uint32_t level) {
   return kOffsetLevelIndex + std::uint64_t{kLevelEntryBytes} * level;
 }
 
-std::uint64_t align_up(std::uint64_t value, std::uint64_t alignment) {
-  return (value + alignment - 1) / alignment * alignment;
-}
-
 // Where the level data may start: after the last of DFD, key/value data and global data.
 std::uint64_t data_start(const Header& h) {
   std::uint64_t end = std::uint64_t{h.dfd_offset} + h.dfd_length;

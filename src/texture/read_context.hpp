@@ -66,6 +66,10 @@ void check_global_data(ReadContext& ctx);    // BasisLZ image descriptions
 void check_supercompressed_levels(ReadContext& ctx);
 void check_gltf_basisu(ReadContext& ctx);
 
+inline std::uint64_t align_up(std::uint64_t value, std::uint64_t alignment) {
+  return (value + alignment - 1) / alignment * alignment;
+}
+
 // Multiplies sizes, failing as the named field when the product does not fit in 64 bits.
 std::uint64_t checked_mul(const ReadContext& ctx, std::uint64_t a, std::uint64_t b,
                           std::string_view field, std::uint64_t offset);
