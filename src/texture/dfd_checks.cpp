@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <optional>
 
 #include "texture/read_context.hpp"
 
@@ -124,6 +125,30 @@ void check_block_fields(const ReadContext& ctx, std::uint64_t at) {
   }
 }
 
+// VK_FORMAT_UNDEFINED with a DFD that describes one of gpumem's formats exactly (model,
+// transfer, block size, bytes and samples other than their bounds): that format.
+std::optional<TextureFormat> format_from_dfd(const BasicDfd& dfd) {
+  const auto strip = [](DfdSample s) {
+    s.lower = 0;
+    s.upper = 0;
+    return s;
+  };
+  for (const FormatInfo& info : texture_formats()) {
+    const BasicDfd want = basic_dfd_for(info.format);
+    if (want.color_model != dfd.color_model || want.transfer != dfd.transfer ||
+        !std::equal(std::begin(want.texel_block), std::end(want.texel_block),
+                    std::begin(dfd.texel_block)) ||
+        want.bytes_planes[0] != dfd.bytes_planes[0] || want.samples.size() != dfd.samples.size()) {
+      continue;
+    }
+    if (std::equal(want.samples.begin(), want.samples.end(), dfd.samples.begin(),
+                   [&](const DfdSample& a, const DfdSample& b) { return strip(a) == strip(b); })) {
+      return info.format;
+    }
+  }
+  return std::nullopt;
+}
+
 // What the payload is when vkFormat does not say: the model does.
 void detect_payload(ReadContext& ctx, std::uint64_t at) {
   const BasicDfd& dfd = ctx.file.dfd;
@@ -137,7 +162,12 @@ void detect_payload(ReadContext& ctx, std::uint64_t at) {
     return;
   }
   if (f.header.vk_format == 0) {
-    f.payload = dfd.color_model == kModelUastc ? Payload::Uastc : Payload::Other;
+    if (dfd.color_model == kModelUastc) {
+      f.payload = Payload::Uastc;
+      return;
+    }
+    f.format = format_from_dfd(dfd);
+    f.payload = f.format ? Payload::Texels : Payload::Other;
     return;
   }
   f.format = ctx.traits.format;

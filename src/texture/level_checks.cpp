@@ -40,7 +40,18 @@ BlockShape block_shape(const ReadContext& ctx) {
             ctx.traits.bytes_per_block};
   }
   if (ctx.file.payload == Payload::Uastc) return {4, 4, 1, 16};
+  if (ctx.file.format) {  // VK_FORMAT_UNDEFINED, recognised from the DFD
+    const FormatInfo& info = format_info(*ctx.file.format);
+    const VkFormatTraits t = vk_format_traits(info.vk_format);
+    return {t.block_width, t.block_height, t.block_depth, t.bytes_per_block};
+  }
   return {};
+}
+
+std::string payload_name(const ReadContext& ctx) {
+  if (ctx.traits.kind == VkFormatClass::Known) return ctx.traits.name;
+  if (ctx.file.format) return std::string(to_string(*ctx.file.format));
+  return std::string(to_string(ctx.file.payload));
 }
 
 }  // namespace
@@ -132,13 +143,11 @@ void check_level_lengths(ReadContext& ctx) {
     size = checked_mul(ctx, size, ctx.layers(), ubl, at + 16);
     size = checked_mul(ctx, size, h.face_count, ubl, at + 16);
     if (h.supercompression == 0 && e.byte_length != size) {
-      ctx.fail(entry_field(level, "byteLength"), at + 8,
-               fmt::format("level {} holds {} bytes but {} {}x{}x{} needs {}", level, e.byte_length,
-                           ctx.traits.kind == VkFormatClass::Known
-                               ? ctx.traits.name
-                               : std::string(to_string(ctx.file.payload)),
-                           mip_dimension(h.pixel_width, level), mip_dimension(ctx.height(), level),
-                           mip_dimension(ctx.depth(), level), size));
+      ctx.fail(
+          entry_field(level, "byteLength"), at + 8,
+          fmt::format("level {} holds {} bytes but {} {}x{}x{} needs {}", level, e.byte_length,
+                      payload_name(ctx), mip_dimension(h.pixel_width, level),
+                      mip_dimension(ctx.height(), level), mip_dimension(ctx.depth(), level), size));
     }
     if (e.uncompressed_byte_length != size) {
       ctx.fail(ubl, at + 16,

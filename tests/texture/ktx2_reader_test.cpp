@@ -127,6 +127,32 @@ TEST(Ktx2Reader, AHugeDeclaredInflatedSizeIsRefusedBeforeAllocating) {
   EXPECT_THROW((void)read_ktx2(bytes, "zstd", tight), FormatError);
 }
 
+TEST(Ktx2Reader, UndefinedVkFormatIsDetectedFromTheDfd) {
+  std::vector<std::byte> bytes = file_bytes(cts_valid("valid_R8G8B8A8_SRGB_2D_MIP.ktx2"));
+  for (std::size_t i = 12; i < 16; ++i) bytes[i] = std::byte{0};  // vkFormat = UNDEFINED
+  const Ktx2File f = read_ktx2(bytes, "undefined");
+  EXPECT_EQ(f.header.vk_format, 0U);
+  EXPECT_EQ(f.payload, Payload::Texels);
+  ASSERT_TRUE(f.format.has_value());
+  EXPECT_EQ(*f.format, TextureFormat::R8G8B8A8_SRGB);
+  // A level four bytes short (byteLength and uncompressedByteLength agreeing) is found against
+  // the detected format.
+  for (const std::size_t at : {kHeaderBytes + 8, kHeaderBytes + 16}) {
+    std::uint64_t value = 0;
+    for (std::size_t i = 0; i < 8; ++i)
+      value |= std::uint64_t{std::to_integer<std::uint8_t>(bytes[at + i])} << (8 * i);
+    value -= 4;
+    for (std::size_t i = 0; i < 8; ++i) bytes[at + i] = static_cast<std::byte>(value >> (8 * i));
+  }
+  try {
+    (void)read_ktx2(bytes, "undefined");
+    ADD_FAILURE() << "a short level was accepted";
+  } catch (const FormatError& e) {
+    EXPECT_EQ(e.field(), "levelIndex[0].byteLength") << e.what();
+    EXPECT_NE(std::string(e.what()).find("R8G8B8A8_SRGB"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Ktx2Reader, AMissingFileIsInvalidArgument) {
   EXPECT_THROW((void)read_ktx2_file(testing::kKtx2Data / "no-such-file.ktx2"), InvalidArgument);
 }
