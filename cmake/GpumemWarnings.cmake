@@ -11,4 +11,13 @@ if(GPUMEM_SANITIZE)
     -fsanitize=${GPUMEM_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
   target_link_options(gpumem_options INTERFACE -fsanitize=${GPUMEM_SANITIZE})
 endif()
+if(GPUMEM_BUILD_FUZZERS)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "GPUMEM_BUILD_FUZZERS needs clang (CXX=clang++), not ${CMAKE_CXX_COMPILER_ID}")
+  endif()
+  # Coverage and AddressSanitizer everywhere; only the fuzzer executables link libFuzzer's main.
+  target_compile_options(gpumem_options INTERFACE -fsanitize=fuzzer-no-link,address
+                         -fno-omit-frame-pointer -g)
+  target_link_options(gpumem_options INTERFACE -fsanitize=address)
+endif()
 install(TARGETS gpumem_options EXPORT gpumemTargets)

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   libgtest-dev libgmock-dev libbenchmark-dev
-  libfmt-dev nlohmann-json3-dev libcli11-dev zlib1g-dev
+  libfmt-dev nlohmann-json3-dev libcli11-dev zlib1g-dev libzstd-dev
   clang clang-format clang-tidy libclang-rt-dev
   # OpenCL: the ICD loader and headers to build against, PoCL as the implementation tests run on.
   ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd

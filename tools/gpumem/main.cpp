@@ -14,6 +14,7 @@
 #include "cli/demo_command.hpp"
 #include "cli/info_command.hpp"
 #include "cli/replay_command.hpp"
+#include "cli/ktx_command.hpp"
 #include "cli/version.hpp"
 #include "gpumem/core/error.hpp"
 
@@ -35,8 +36,10 @@ std::optional<std::string> given(const CLI::Option* option, const std::string& v
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"gpumem: inspect GPU memory heaps and budgets, and see the manager at work.",
-               "gpumem"};
+  CLI::App app{
+      "gpumem: inspect GPU memory heaps and budgets, see the manager at work, and "
+      "inspect KTX2 textures.",
+      "gpumem"};
   app.set_version_flag("--version", std::string(gpumem::cli::tool_version()));
   app.require_subcommand(1);
   app.footer(
@@ -81,12 +84,15 @@ int main(int argc, char** argv) {
                    "Trace files, built-in traces (churn200k) or churn:operations=N,seed=S specs.")
       ->required();
 
+  gpumem::cli::KtxCommand ktx(app);
+
   // CLI11 would call a stray word a missing subcommand; name it as the unknown one it is.
   if (argc > 1 && argv[1][0] != '-' && argv[1] != info_cmd->get_name() &&
-      argv[1] != demo_cmd->get_name() && argv[1] != replay_cmd->get_name()) {
+      argv[1] != demo_cmd->get_name() && argv[1] != replay_cmd->get_name() &&
+      argv[1] != ktx.name()) {
     return fail(
         kExitBadInput,
-        fmt::format("unknown subcommand '{}' (known: info, demo, replay; see gpumem --help)",
+        fmt::format("unknown subcommand '{}' (known: info, demo, replay, ktx; see gpumem --help)",
                     argv[1]));
   }
 
@@ -108,6 +114,8 @@ int main(int argc, char** argv) {
     } else if (replay_cmd->parsed()) {
       if (replay_heap_opt->count() > 0) replay.heap = replay_heap;
       gpumem::cli::run_replay(replay, std::cout);
+    } else if (ktx.parsed()) {
+      ktx.run(std::cout);
     }
   } catch (const gpumem::Error& e) {
     return fail(kExitBadInput, e.what());
