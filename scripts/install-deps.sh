@@ -6,8 +6,9 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   libgtest-dev libgmock-dev libbenchmark-dev
-  libfmt-dev nlohmann-json3-dev libcli11-dev zlib1g-dev
+  libfmt-dev nlohmann-json3-dev libcli11-dev zlib1g-dev libpng-dev
   clang clang-format clang-tidy libclang-rt-dev
+  libsquish-dev libstb-dev  # bc_bench compares gpumem's BCn encoders with these
 )
 
 missing=()

@@ -1,0 +1,353 @@
+// BC1 colour blocks. A block is fitted in stages, each kept only when it lowers the exact error
+// (measured with the decoder's own palette): a line through the texels along their principal
+// axis, quantised to 565; then least-squares refits of the endpoints to the chosen indices
+// (once for Fast, until no gain for Normal and Best); Best then walks each endpoint channel by
+// +-1 step and tries the three-colour mode. Solid blocks use tables of the best endpoint pair for
+// every 8-bit value, so flat areas come out exact where 565 allows.
+#include <algorithm>
+#include <array>
+#include <climits>
+#include <cmath>
+#include <cstring>
+
+#include "bc_encoders.hpp"
+
+namespace gpumem::detail {
+namespace {
+
+constexpr int kTexels = 16;
+
+int expand5(int v) { return (v << 3) | (v >> 2); }
+int expand6(int v) { return (v << 2) | (v >> 4); }
+
+struct Tables {
+  std::uint8_t nearest5[256] = {};
+  std::uint8_t nearest6[256] = {};
+  // Best (c0, c1) pair so that the 2/3-1/3 palette entry (index 2) reproduces the value.
+  std::array<std::uint8_t, 2> solid5[256] = {};
+  std::array<std::uint8_t, 2> solid6[256] = {};
+
+  Tables() {
+    for (int v = 0; v < 256; ++v) {
+      nearest5[v] = static_cast<std::uint8_t>(best_quantised(v, 31, expand5));
+      nearest6[v] = static_cast<std::uint8_t>(best_quantised(v, 63, expand6));
+      solid5[v] = best_pair(v, 31, expand5);
+      solid6[v] = best_pair(v, 63, expand6);
+    }
+  }
+  static int best_quantised(int v, int max, int (*expand)(int)) {
+    int best = 0;
+    for (int q = 0; q <= max; ++q) {
+      if (std::abs(expand(q) - v) < std::abs(expand(best) - v)) best = q;
+    }
+    return best;
+  }
+  static std::array<std::uint8_t, 2> best_pair(int v, int max, int (*expand)(int)) {
+    std::array<std::uint8_t, 2> best{};
+    int best_error = INT_MAX;
+    for (int a = 0; a <= max; ++a) {
+      for (int b = 0; b <= max; ++b) {
+        const int value = (2 * expand(a) + expand(b) + 1) / 3;
+        const int error = std::abs(value - v) * 256 + std::abs(a - b);  // prefer close pairs
+        if (error < best_error) {
+          best_error = error;
+          best = {static_cast<std::uint8_t>(a), static_cast<std::uint8_t>(b)};
+        }
+      }
+    }
+    return best;
+  }
+};
+
+const Tables& tables() {
+  static const Tables kTables;
+  return kTables;
+}
+
+// Texels as planes of ints (r, g, b), which the compiler vectorises across the 16 texels.
+struct Texels {
+  alignas(16) int c[3][kTexels];
+  bool transparent[kTexels];
+  int opaque_count;
+};
+
+struct Candidate {
+  int e[2][3];  // quantised endpoints: 5, 6, 5 bits
+  bool three_colour;
+  int error = INT_MAX;
+  std::uint8_t index[kTexels];
+};
+
+unsigned pack565(const int* q) { return static_cast<unsigned>((q[0] << 11) | (q[1] << 5) | q[2]); }
+
+void palette_of(const Candidate& cand, int (&pal)[4][3]) {
+  int c0[3] = {expand5(cand.e[0][0]), expand6(cand.e[0][1]), expand5(cand.e[0][2])};
+  int c1[3] = {expand5(cand.e[1][0]), expand6(cand.e[1][1]), expand5(cand.e[1][2])};
+  for (int ch = 0; ch < 3; ++ch) {
+    pal[0][ch] = c0[ch];
+    pal[1][ch] = c1[ch];
+    if (cand.three_colour) {
+      pal[2][ch] = (c0[ch] + c1[ch] + 1) / 2;
+      pal[3][ch] = 0;
+    } else {
+      pal[2][ch] = (2 * c0[ch] + c1[ch] + 1) / 3;
+      pal[3][ch] = (c0[ch] + 2 * c1[ch] + 1) / 3;
+    }
+  }
+}
+
+// Chooses each texel's nearest palette entry and returns the block's squared error.
+// `entries` is 4, or 3 when index 3 is off limits (three-colour blocks of BC1_RGBA).
+int assign(const Texels& t, Candidate& cand, int entries) {
+  int pal[4][3];
+  palette_of(cand, pal);
+  alignas(16) int best[kTexels];
+  alignas(16) int choice[kTexels];
+  for (int i = 0; i < kTexels; ++i) {
+    best[i] = INT_MAX;
+    choice[i] = 0;
+  }
+  for (int k = 0; k < entries; ++k) {
+    for (int i = 0; i < kTexels; ++i) {
+      const int dr = t.c[0][i] - pal[k][0];
+      const int dg = t.c[1][i] - pal[k][1];
+      const int db = t.c[2][i] - pal[k][2];
+      const int d = dr * dr + dg * dg + db * db;
+      choice[i] = d < best[i] ? k : choice[i];
+      best[i] = d < best[i] ? d : best[i];
+    }
+  }
+  int error = 0;
+  for (int i = 0; i < kTexels; ++i) {
+    if (t.transparent[i]) {
+      cand.index[i] = 3;
+    } else {
+      error += best[i];
+      cand.index[i] = static_cast<std::uint8_t>(choice[i]);
+    }
+  }
+  cand.error = error;
+  return error;
+}
+
+void quantise(const float* lo, const float* hi, Candidate& cand) {
+  const Tables& tab = tables();
+  for (int ch = 0; ch < 3; ++ch) {
+    const int a = static_cast<int>(std::lround(std::clamp(lo[ch], 0.0F, 255.0F)));
+    const int b = static_cast<int>(std::lround(std::clamp(hi[ch], 0.0F, 255.0F)));
+    const auto& table = ch == 1 ? tab.nearest6 : tab.nearest5;
+    cand.e[0][ch] = table[a];
+    cand.e[1][ch] = table[b];
+  }
+}
+
+// Least-squares endpoints for the candidate's indices; false when the indices do not pin down
+// two endpoints (all texels on one palette weight).
+bool refit(const Texels& t, const Candidate& cand, float (&lo)[3], float (&hi)[3]) {
+  static constexpr float kFour[4] = {1.0F, 0.0F, 2.0F / 3.0F, 1.0F / 3.0F};
+  static constexpr float kThree[4] = {1.0F, 0.0F, 0.5F, 0.0F};
+  const float* weight = cand.three_colour ? kThree : kFour;
+  float aa = 0, bb = 0, ab = 0;
+  float ax[3] = {}, bx[3] = {};
+  for (int i = 0; i < kTexels; ++i) {
+    if (t.transparent[i] || (cand.three_colour && cand.index[i] == 3)) continue;
+    const float a = weight[cand.index[i]];
+    const float b = 1.0F - a;
+    aa += a * a;
+    bb += b * b;
+    ab += a * b;
+    for (int ch = 0; ch < 3; ++ch) {
+      ax[ch] += a * static_cast<float>(t.c[ch][i]);
+      bx[ch] += b * static_cast<float>(t.c[ch][i]);
+    }
+  }
+  const float det = aa * bb - ab * ab;
+  if (std::fabs(det) < 1e-4F) return false;
+  const float inv = 1.0F / det;
+  for (int ch = 0; ch < 3; ++ch) {
+    lo[ch] = (bb * ax[ch] - ab * bx[ch]) * inv;
+    hi[ch] = (aa * bx[ch] - ab * ax[ch]) * inv;
+  }
+  return true;
+}
+
+void principal_line(const Texels& t, float (&lo)[3], float (&hi)[3]) {
+  float mean[3] = {};
+  int n = 0;
+  for (int i = 0; i < kTexels; ++i) {
+    if (t.transparent[i]) continue;
+    for (int ch = 0; ch < 3; ++ch) mean[ch] += static_cast<float>(t.c[ch][i]);
+    ++n;
+  }
+  for (float& m : mean) m /= static_cast<float>(n);
+  float cov[6] = {};  // rr rg rb gg gb bb
+  for (int i = 0; i < kTexels; ++i) {
+    if (t.transparent[i]) continue;
+    const float r = static_cast<float>(t.c[0][i]) - mean[0];
+    const float g = static_cast<float>(t.c[1][i]) - mean[1];
+    const float b = static_cast<float>(t.c[2][i]) - mean[2];
+    cov[0] += r * r;
+    cov[1] += r * g;
+    cov[2] += r * b;
+    cov[3] += g * g;
+    cov[4] += g * b;
+    cov[5] += b * b;
+  }
+  // Power iteration from the row of the widest channel; four steps settle the axis well
+  // enough, the refits below correct what is left.
+  float v[3] = {cov[0], cov[1], cov[2]};
+  if (cov[3] > cov[0] && cov[3] >= cov[5]) {
+    v[0] = cov[1], v[1] = cov[3], v[2] = cov[4];
+  } else if (cov[5] > cov[0] && cov[5] > cov[3]) {
+    v[0] = cov[2], v[1] = cov[4], v[2] = cov[5];
+  }
+  for (int iter = 0; iter < 4; ++iter) {
+    const float x = cov[0] * v[0] + cov[1] * v[1] + cov[2] * v[2];
+    const float y = cov[1] * v[0] + cov[3] * v[1] + cov[4] * v[2];
+    const float z = cov[2] * v[0] + cov[4] * v[1] + cov[5] * v[2];
+    const float m = std::max({std::fabs(x), std::fabs(y), std::fabs(z)});
+    if (m < 1e-6F) break;
+    v[0] = x / m, v[1] = y / m, v[2] = z / m;
+  }
+  const float len2 = v[0] * v[0] + v[1] * v[1] + v[2] * v[2];
+  float tmin = 0, tmax = 0;
+  if (len2 > 1e-12F) {
+    tmin = 1e30F, tmax = -1e30F;
+    for (int i = 0; i < kTexels; ++i) {
+      if (t.transparent[i]) continue;
+      const float p = (static_cast<float>(t.c[0][i]) - mean[0]) * v[0] +
+                      (static_cast<float>(t.c[1][i]) - mean[1]) * v[1] +
+                      (static_cast<float>(t.c[2][i]) - mean[2]) * v[2];
+      tmin = std::min(tmin, p);
+      tmax = std::max(tmax, p);
+    }
+    tmin /= len2, tmax /= len2;
+  }
+  for (int ch = 0; ch < 3; ++ch) {
+    hi[ch] = mean[ch] + v[ch] * tmin;
+    lo[ch] = mean[ch] + v[ch] * tmax;
+  }
+}
+
+// Fits endpoints and indices for one mode (four- or three-colour), refining `passes` times.
+Candidate fit(const Texels& t, bool three_colour, int entries, int passes) {
+  float lo[3], hi[3];
+  principal_line(t, lo, hi);
+  Candidate best;
+  best.three_colour = three_colour;
+  quantise(lo, hi, best);
+  assign(t, best, entries);
+  for (int pass = 0; pass < passes; ++pass) {
+    if (!refit(t, best, lo, hi)) break;
+    Candidate next = best;
+    quantise(lo, hi, next);
+    if (std::memcmp(next.e, best.e, sizeof(best.e)) == 0) break;
+    if (assign(t, next, entries) >= best.error) break;
+    best = next;
+  }
+  return best;
+}
+
+// Greedy +-1 steps on each of the six endpoint channels while any step lowers the error.
+void walk(const Texels& t, Candidate& best, int entries, int max_rounds) {
+  static constexpr int kMax[3] = {31, 63, 31};
+  for (int round = 0; round < max_rounds; ++round) {
+    bool improved = false;
+    for (int e = 0; e < 2; ++e) {
+      for (int ch = 0; ch < 3; ++ch) {
+        for (int step = -1; step <= 1; step += 2) {
+          const int v = best.e[e][ch] + step;
+          if (v < 0 || v > kMax[ch]) continue;
+          Candidate next = best;
+          next.e[e][ch] = v;
+          if (assign(t, next, entries) < best.error) {
+            best = next;
+            improved = true;
+          }
+        }
+      }
+    }
+    if (!improved || best.error == 0) break;
+  }
+}
+
+void write_block(Candidate cand, bool four_colour_only, std::uint8_t* out) {
+  unsigned c0 = pack565(cand.e[0]);
+  unsigned c1 = pack565(cand.e[1]);
+  if (!four_colour_only) {
+    // The endpoint order selects the mode: c0 > c1 is four-colour, c0 <= c1 three-colour.
+    if (c0 == c1) {
+      // Equal endpoints read as three-colour: every entry but 3 is the one colour.
+      for (std::uint8_t& i : cand.index) i = i == 3 && cand.three_colour ? 3 : 0;
+    } else if ((c0 < c1) != cand.three_colour) {
+      std::swap(c0, c1);
+      for (std::uint8_t& i : cand.index) {
+        i = cand.three_colour ? (i < 2 ? static_cast<std::uint8_t>(i ^ 1U) : i)
+                              : static_cast<std::uint8_t>(i ^ 1U);
+      }
+    }
+  }
+  out[0] = static_cast<std::uint8_t>(c0 & 0xFFU);
+  out[1] = static_cast<std::uint8_t>(c0 >> 8);
+  out[2] = static_cast<std::uint8_t>(c1 & 0xFFU);
+  out[3] = static_cast<std::uint8_t>(c1 >> 8);
+  std::uint32_t bits = 0;
+  for (int i = 0; i < kTexels; ++i) bits |= static_cast<std::uint32_t>(cand.index[i]) << (2 * i);
+  std::memcpy(out + 4, &bits, 4);
+}
+
+}  // namespace
+
+void encode_bc1_block(const std::uint8_t* rgba, std::uint8_t* out, EncodeQuality quality,
+                      bool three_colour_alpha, bool four_colour_only) {
+  Texels t;
+  t.opaque_count = 0;
+  bool solid = true;
+  for (int i = 0; i < kTexels; ++i) {
+    for (int ch = 0; ch < 3; ++ch) t.c[ch][i] = rgba[i * 4 + ch];
+    t.transparent[i] = three_colour_alpha && rgba[i * 4 + 3] < 128;
+    t.opaque_count += t.transparent[i] ? 0 : 1;
+    solid = solid && std::memcmp(rgba, rgba + i * 4, 3) == 0;
+  }
+  const bool any_transparent = t.opaque_count < kTexels;
+  if (t.opaque_count == 0) {  // all transparent: three-colour block, every index 3
+    const std::uint8_t block[8] = {0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF};
+    std::memcpy(out, block, 8);
+    return;
+  }
+  if (solid && !any_transparent) {
+    const Tables& tab = tables();
+    Candidate cand;
+    cand.three_colour = false;
+    for (int ch = 0; ch < 3; ++ch) {
+      const auto& pair = ch == 1 ? tab.solid6[rgba[ch]] : tab.solid5[rgba[ch]];
+      cand.e[0][ch] = pair[0];
+      cand.e[1][ch] = pair[1];
+    }
+    assign(t, cand, 4);
+    write_block(cand, four_colour_only, out);
+    return;
+  }
+  Candidate best;
+  if (any_transparent) {
+    // BC1_RGBA with transparent texels: only the three-colour mode can express them.
+    best = fit(t, true, 3, quality == EncodeQuality::Fast ? 1 : 8);
+    if (quality == EncodeQuality::Best) walk(t, best, 3, 4);
+    write_block(best, false, out);
+    return;
+  }
+  const int passes = quality == EncodeQuality::Fast ? 1 : 8;
+  best = fit(t, false, 4, passes);
+  if (quality == EncodeQuality::Best) {
+    walk(t, best, 4, 4);
+    if (!four_colour_only) {
+      // Three-colour blocks: the half-way entry, and black for BC1_RGB where it is opaque.
+      Candidate three = fit(t, true, three_colour_alpha ? 3 : 4, passes);
+      walk(t, three, three_colour_alpha ? 3 : 4, 2);
+      if (three.error < best.error) best = three;
+    }
+  }
+  write_block(best, four_colour_only, out);
+}
+
+}  // namespace gpumem::detail
