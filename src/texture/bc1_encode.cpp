@@ -10,6 +10,10 @@
 #include <cmath>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "bc_encoders.hpp"
 
 namespace gpumem::detail {
@@ -64,9 +68,11 @@ const Tables& tables() {
   return kTables;
 }
 
-// Texels as planes of ints (r, g, b), which the compiler vectorises across the 16 texels.
+// Texels as planes of floats (r, g, b), which the compiler vectorises across the 16 texels with
+// plain SSE2 (32-bit integer multiplies would need SSE4.1). Values are whole numbers and sums
+// of squares stay below 2^24, so float arithmetic is exact here.
 struct Texels {
-  alignas(16) int c[3][kTexels];
+  alignas(16) float c[3][kTexels];
   bool transparent[kTexels];
   int opaque_count;
 };
@@ -99,25 +105,60 @@ void palette_of(const Candidate& cand, int (&pal)[4][3]) {
 // Chooses each texel's nearest palette entry and returns the block's squared error.
 // `entries` is 4, or 3 when index 3 is off limits (three-colour blocks of BC1_RGBA).
 int assign(const Texels& t, Candidate& cand, int entries) {
-  int pal[4][3];
-  palette_of(cand, pal);
-  alignas(16) int best[kTexels];
-  alignas(16) int choice[kTexels];
+  int pal_int[4][3];
+  palette_of(cand, pal_int);
+  float pal[4][3];
+  for (int k = 0; k < 4; ++k) {
+    for (int ch = 0; ch < 3; ++ch) pal[k][ch] = static_cast<float>(pal_int[k][ch]);
+  }
+  alignas(16) float best[kTexels];
+  alignas(16) float choice[kTexels];
+#if defined(__SSE2__)
+  // Four texels per register; the compiler's own vectorisation of the loop below kept the
+  // select in scalar code.
+  __m128 best_v[4], choice_v[4];
+  for (int v = 0; v < 4; ++v) {
+    best_v[v] = _mm_set1_ps(1e30F);
+    choice_v[v] = _mm_setzero_ps();
+  }
+  for (int k = 0; k < entries; ++k) {
+    const __m128 pr = _mm_set1_ps(pal[k][0]);
+    const __m128 pg = _mm_set1_ps(pal[k][1]);
+    const __m128 pb = _mm_set1_ps(pal[k][2]);
+    const __m128 kf = _mm_set1_ps(static_cast<float>(k));
+    for (int v = 0; v < 4; ++v) {
+      const __m128 dr = _mm_sub_ps(_mm_load_ps(t.c[0] + 4 * v), pr);
+      const __m128 dg = _mm_sub_ps(_mm_load_ps(t.c[1] + 4 * v), pg);
+      const __m128 db = _mm_sub_ps(_mm_load_ps(t.c[2] + 4 * v), pb);
+      const __m128 d = _mm_add_ps(_mm_add_ps(_mm_mul_ps(dr, dr), _mm_mul_ps(dg, dg)),
+                                  _mm_mul_ps(db, db));
+      const __m128 closer = _mm_cmplt_ps(d, best_v[v]);
+      best_v[v] = _mm_min_ps(d, best_v[v]);
+      choice_v[v] = _mm_or_ps(_mm_and_ps(closer, kf), _mm_andnot_ps(closer, choice_v[v]));
+    }
+  }
+  for (int v = 0; v < 4; ++v) {
+    _mm_store_ps(best + 4 * v, best_v[v]);
+    _mm_store_ps(choice + 4 * v, choice_v[v]);
+  }
+#else
   for (int i = 0; i < kTexels; ++i) {
-    best[i] = INT_MAX;
+    best[i] = 1e30F;
     choice[i] = 0;
   }
   for (int k = 0; k < entries; ++k) {
+    const float kf = static_cast<float>(k);
     for (int i = 0; i < kTexels; ++i) {
-      const int dr = t.c[0][i] - pal[k][0];
-      const int dg = t.c[1][i] - pal[k][1];
-      const int db = t.c[2][i] - pal[k][2];
-      const int d = dr * dr + dg * dg + db * db;
-      choice[i] = d < best[i] ? k : choice[i];
+      const float dr = t.c[0][i] - pal[k][0];
+      const float dg = t.c[1][i] - pal[k][1];
+      const float db = t.c[2][i] - pal[k][2];
+      const float d = dr * dr + dg * dg + db * db;
+      choice[i] = d < best[i] ? kf : choice[i];
       best[i] = d < best[i] ? d : best[i];
     }
   }
-  int error = 0;
+#endif
+  float error = 0;
   for (int i = 0; i < kTexels; ++i) {
     if (t.transparent[i]) {
       cand.index[i] = 3;
@@ -126,15 +167,16 @@ int assign(const Texels& t, Candidate& cand, int entries) {
       cand.index[i] = static_cast<std::uint8_t>(choice[i]);
     }
   }
-  cand.error = error;
-  return error;
+  cand.error = static_cast<int>(error);
+  return cand.error;
 }
 
 void quantise(const float* lo, const float* hi, Candidate& cand) {
   const Tables& tab = tables();
   for (int ch = 0; ch < 3; ++ch) {
-    const int a = static_cast<int>(std::lround(std::clamp(lo[ch], 0.0F, 255.0F)));
-    const int b = static_cast<int>(std::lround(std::clamp(hi[ch], 0.0F, 255.0F)));
+    // Clamped first, so truncating x + 0.5 rounds (and avoids a libm call per channel).
+    const int a = static_cast<int>(std::clamp(lo[ch], 0.0F, 255.0F) + 0.5F);
+    const int b = static_cast<int>(std::clamp(hi[ch], 0.0F, 255.0F) + 0.5F);
     const auto& table = ch == 1 ? tab.nearest6 : tab.nearest5;
     cand.e[0][ch] = table[a];
     cand.e[1][ch] = table[b];
@@ -157,8 +199,8 @@ bool refit(const Texels& t, const Candidate& cand, float (&lo)[3], float (&hi)[3
     bb += b * b;
     ab += a * b;
     for (int ch = 0; ch < 3; ++ch) {
-      ax[ch] += a * static_cast<float>(t.c[ch][i]);
-      bx[ch] += b * static_cast<float>(t.c[ch][i]);
+      ax[ch] += a * t.c[ch][i];
+      bx[ch] += b * t.c[ch][i];
     }
   }
   const float det = aa * bb - ab * ab;
@@ -176,16 +218,16 @@ void principal_line(const Texels& t, float (&lo)[3], float (&hi)[3]) {
   int n = 0;
   for (int i = 0; i < kTexels; ++i) {
     if (t.transparent[i]) continue;
-    for (int ch = 0; ch < 3; ++ch) mean[ch] += static_cast<float>(t.c[ch][i]);
+    for (int ch = 0; ch < 3; ++ch) mean[ch] += t.c[ch][i];
     ++n;
   }
   for (float& m : mean) m /= static_cast<float>(n);
   float cov[6] = {};  // rr rg rb gg gb bb
   for (int i = 0; i < kTexels; ++i) {
     if (t.transparent[i]) continue;
-    const float r = static_cast<float>(t.c[0][i]) - mean[0];
-    const float g = static_cast<float>(t.c[1][i]) - mean[1];
-    const float b = static_cast<float>(t.c[2][i]) - mean[2];
+    const float r = t.c[0][i] - mean[0];
+    const float g = t.c[1][i] - mean[1];
+    const float b = t.c[2][i] - mean[2];
     cov[0] += r * r;
     cov[1] += r * g;
     cov[2] += r * b;
@@ -215,9 +257,9 @@ void principal_line(const Texels& t, float (&lo)[3], float (&hi)[3]) {
     tmin = 1e30F, tmax = -1e30F;
     for (int i = 0; i < kTexels; ++i) {
       if (t.transparent[i]) continue;
-      const float p = (static_cast<float>(t.c[0][i]) - mean[0]) * v[0] +
-                      (static_cast<float>(t.c[1][i]) - mean[1]) * v[1] +
-                      (static_cast<float>(t.c[2][i]) - mean[2]) * v[2];
+      const float p = (t.c[0][i] - mean[0]) * v[0] +
+                      (t.c[1][i] - mean[1]) * v[1] +
+                      (t.c[2][i] - mean[2]) * v[2];
       tmin = std::min(tmin, p);
       tmax = std::max(tmax, p);
     }
@@ -230,13 +272,10 @@ void principal_line(const Texels& t, float (&lo)[3], float (&hi)[3]) {
 }
 
 // Fits endpoints and indices for one mode (four- or three-colour), refining `passes` times.
-Candidate fit(const Texels& t, bool three_colour, int entries, int passes) {
+// Least-squares refits from the candidate's indices, kept while they lower the error.
+bool polish(const Texels& t, Candidate& best, int entries, int passes) {
+  bool changed = false;
   float lo[3], hi[3];
-  principal_line(t, lo, hi);
-  Candidate best;
-  best.three_colour = three_colour;
-  quantise(lo, hi, best);
-  assign(t, best, entries);
   for (int pass = 0; pass < passes; ++pass) {
     if (!refit(t, best, lo, hi)) break;
     Candidate next = best;
@@ -244,26 +283,41 @@ Candidate fit(const Texels& t, bool three_colour, int entries, int passes) {
     if (std::memcmp(next.e, best.e, sizeof(best.e)) == 0) break;
     if (assign(t, next, entries) >= best.error) break;
     best = next;
+    changed = true;
   }
+  return changed;
+}
+
+Candidate fit(const Texels& t, const float (&lo)[3], const float (&hi)[3], bool three_colour,
+              int entries, int passes) {
+  Candidate best;
+  best.three_colour = three_colour;
+  quantise(lo, hi, best);
+  assign(t, best, entries);
+  polish(t, best, entries, passes);
   return best;
 }
 
-// Greedy +-1 steps on each of the six endpoint channels while any step lowers the error.
+// Greedy steps while any lowers the error: each of the six endpoint channels by +-1, and each
+// channel of both endpoints together (moving or stretching the segment), which single steps
+// cannot reach when each alone makes things worse.
 void walk(const Texels& t, Candidate& best, int entries, int max_rounds) {
   static constexpr int kMax[3] = {31, 63, 31};
+  static constexpr int kMoves[8][2] = {{-1, 0}, {1, 0}, {0, -1}, {0, 1},
+                                       {-1, -1}, {1, 1}, {-1, 1}, {1, -1}};
   for (int round = 0; round < max_rounds; ++round) {
     bool improved = false;
-    for (int e = 0; e < 2; ++e) {
-      for (int ch = 0; ch < 3; ++ch) {
-        for (int step = -1; step <= 1; step += 2) {
-          const int v = best.e[e][ch] + step;
-          if (v < 0 || v > kMax[ch]) continue;
-          Candidate next = best;
-          next.e[e][ch] = v;
-          if (assign(t, next, entries) < best.error) {
-            best = next;
-            improved = true;
-          }
+    for (int ch = 0; ch < 3; ++ch) {
+      for (const auto& move : kMoves) {
+        const int v0 = best.e[0][ch] + move[0];
+        const int v1 = best.e[1][ch] + move[1];
+        if (v0 < 0 || v0 > kMax[ch] || v1 < 0 || v1 > kMax[ch]) continue;
+        Candidate next = best;
+        next.e[0][ch] = v0;
+        next.e[1][ch] = v1;
+        if (assign(t, next, entries) < best.error) {
+          best = next;
+          improved = true;
         }
       }
     }
@@ -328,22 +382,46 @@ void encode_bc1_block(const std::uint8_t* rgba, std::uint8_t* out, EncodeQuality
     write_block(cand, four_colour_only, out);
     return;
   }
+  float line_lo[3], line_hi[3];
+  principal_line(t, line_lo, line_hi);
   Candidate best;
   if (any_transparent) {
     // BC1_RGBA with transparent texels: only the three-colour mode can express them.
-    best = fit(t, true, 3, quality == EncodeQuality::Fast ? 1 : 8);
+    best = fit(t, line_lo, line_hi, true, 3, quality == EncodeQuality::Fast ? 1 : 8);
     if (quality == EncodeQuality::Best) walk(t, best, 3, 4);
     write_block(best, false, out);
     return;
   }
-  const int passes = quality == EncodeQuality::Fast ? 1 : 8;
-  best = fit(t, false, 4, passes);
+  const int passes = quality == EncodeQuality::Fast ? 2 : 8;
+  best = fit(t, line_lo, line_hi, false, 4, passes);
   if (quality == EncodeQuality::Best) {
-    walk(t, best, 4, 4);
+    // A second start: the principal segment pulled in by an eighth at each end, which suits
+    // blocks whose extremes are lone outliers.
+    {
+      float lo[3], hi[3];
+      std::copy(line_lo, line_lo + 3, lo);
+      std::copy(line_hi, line_hi + 3, hi);
+      for (int ch = 0; ch < 3; ++ch) {
+        const float inset = (hi[ch] - lo[ch]) / 8.0F;
+        lo[ch] += inset;
+        hi[ch] -= inset;
+      }
+      Candidate inset;
+      inset.three_colour = false;
+      quantise(lo, hi, inset);
+      assign(t, inset, 4);
+      polish(t, inset, 4, passes);
+      if (inset.error < best.error) best = inset;
+    }
+    // The walk changes indices, from which a refit can find a better pair again.
+    walk(t, best, 4, 2);
+    if (polish(t, best, 4, passes)) walk(t, best, 4, 1);
     if (!four_colour_only) {
       // Three-colour blocks: the half-way entry, and black for BC1_RGB where it is opaque.
-      Candidate three = fit(t, true, three_colour_alpha ? 3 : 4, passes);
-      walk(t, three, three_colour_alpha ? 3 : 4, 2);
+      // Walked only when close, as it rarely wins.
+      const int entries = three_colour_alpha ? 3 : 4;
+      Candidate three = fit(t, line_lo, line_hi, true, entries, passes);
+      if (three.error < best.error + best.error / 4) walk(t, three, entries, 2);
       if (three.error < best.error) best = three;
     }
   }

@@ -99,11 +99,25 @@ int assign(const Texels& t, const ModeSpec& spec, const std::uint8_t* members, i
       pal[k][ch] = bptc_interpolate(ep[0][ch], ep[1][ch], weights[k]);
     }
   }
+  // The palette lies on a line: project each texel onto it for a first guess, then settle
+  // between that entry and its neighbours by exact error (the weights are not quite uniform).
+  float dir[4] = {};
+  float len2 = 0;
+  for (int ch = 0; ch < spec.channels; ++ch) {
+    dir[ch] = static_cast<float>(ep[1][ch] - ep[0][ch]);
+    len2 += dir[ch] * dir[ch];
+  }
+  const float scale = len2 > 0 ? static_cast<float>(entries - 1) / len2 : 0.0F;
   int error = 0;
   for (int j = 0; j < count; ++j) {
     const int i = members[j];
+    float proj = 0;
+    for (int ch = 0; ch < spec.channels; ++ch) {
+      proj += static_cast<float>(t.c[ch][i] - ep[0][ch]) * dir[ch];
+    }
+    const int guess = std::clamp(static_cast<int>(proj * scale + 0.5F), 0, entries - 1);
     int best = INT_MAX, choice = 0;
-    for (int k = 0; k < entries; ++k) {
+    for (int k = std::max(0, guess - 1); k <= std::min(entries - 1, guess + 1); ++k) {
       int d = 0;
       for (int ch = 0; ch < spec.channels; ++ch) {
         const int diff = t.c[ch][i] - pal[k][ch];
@@ -141,12 +155,39 @@ void quantise(const ModeSpec& spec, const float (&ends)[2][4], const int (&p)[2]
 
 // Tries the p-bit choices the mode allows and keeps the best quantisation of `ends`.
 void quantise_best(const Texels& t, const ModeSpec& spec, const std::uint8_t* members, int count,
-                   const float (&ends)[2][4], SubsetFit& best) {
+                   const float (&ends)[2][4], bool exhaustive, SubsetFit& best) {
   const Bc7Mode& m = *spec.mode;
   static constexpr int kEndpointPbits[4][2] = {{0, 0}, {0, 1}, {1, 0}, {1, 1}};
   static constexpr int kSharedPbits[2][2] = {{0, 0}, {1, 1}};
   const int(*choices)[2] = m.endpoint_pbits ? kEndpointPbits : kSharedPbits;
   const int n = m.endpoint_pbits ? 4 : m.shared_pbits ? 2 : 1;
+  if (!exhaustive && n > 1) {
+    // Pick the p-bits whose quantised endpoints land nearest their targets; one fit instead
+    // of two or four, at a small cost in quality.
+    int p[2] = {};
+    float cost[2][2] = {};  // [endpoint][p-bit]
+    for (int pb = 0; pb < 2; ++pb) {
+      SubsetFit f;
+      const int both[2] = {pb, pb};
+      quantise(spec, ends, both, f);
+      for (int e = 0; e < 2; ++e) {
+        for (int ch = 0; ch < spec.channels; ++ch) {
+          const float d = static_cast<float>(endpoint_value(spec, f, e, ch)) - ends[e][ch];
+          cost[e][pb] += d * d;
+        }
+      }
+    }
+    if (m.endpoint_pbits) {
+      p[0] = cost[0][1] < cost[0][0] ? 1 : 0;
+      p[1] = cost[1][1] < cost[1][0] ? 1 : 0;
+    } else {
+      p[0] = p[1] = cost[0][1] + cost[1][1] < cost[0][0] + cost[1][0] ? 1 : 0;
+    }
+    SubsetFit f;
+    quantise(spec, ends, p, f);
+    if (assign(t, spec, members, count, f) < best.error) best = f;
+    return;
+  }
   for (int c = 0; c < n; ++c) {
     SubsetFit f;
     const int p[2] = {choices[c][0], choices[c][1]};
@@ -234,15 +275,15 @@ void principal_line(const Texels& t, int channels, const std::uint8_t* members, 
 }
 
 SubsetFit fit_subset(const Texels& t, const ModeSpec& spec, const std::uint8_t* members, int count,
-                     int passes) {
+                     int passes, bool exhaustive) {
   float ends[2][4] = {};
   principal_line(t, spec.channels, members, count, ends);
   SubsetFit best;
-  quantise_best(t, spec, members, count, ends, best);
+  quantise_best(t, spec, members, count, ends, exhaustive, best);
   for (int pass = 0; pass < passes && best.error > 0; ++pass) {
     if (!refit(t, spec, members, count, best, ends)) break;
     SubsetFit next;
-    quantise_best(t, spec, members, count, ends, next);
+    quantise_best(t, spec, members, count, ends, exhaustive, next);
     if (next.error >= best.error) break;
     best = next;
   }
@@ -256,7 +297,8 @@ struct BlockFit {
   SubsetFit subset[3];
 };
 
-BlockFit fit_mode(const Texels& t, const ModeSpec& spec, int partition, int passes) {
+BlockFit fit_mode(const Texels& t, const ModeSpec& spec, int partition, int passes,
+                  bool exhaustive) {
   const int subsets = spec.mode->subsets;
   const std::uint8_t* subset_of = partition_table(subsets, partition);
   BlockFit fit;
@@ -269,7 +311,7 @@ BlockFit fit_mode(const Texels& t, const ModeSpec& spec, int partition, int pass
     for (int i = 0; i < kTexels; ++i) {
       if (subset_of[i] == s) members[count++] = static_cast<std::uint8_t>(i);
     }
-    fit.subset[s] = fit_subset(t, spec, members, count, passes);
+    fit.subset[s] = fit_subset(t, spec, members, count, passes, exhaustive);
     fit.error += fit.subset[s].error;
   }
   return fit;
@@ -387,10 +429,11 @@ void encode_bc7_block(const std::uint8_t* rgba, std::uint8_t* out, EncodeQuality
     return ModeSpec{number, &kBc7Modes[number], channels};
   };
 
-  BlockFit best = fit_mode(t, spec(6, 4), 0, passes);
+  const bool exhaustive = quality == EncodeQuality::Best;
+  BlockFit best = fit_mode(t, spec(6, 4), 0, passes, exhaustive);
   auto consider = [&](const ModeSpec& s, int partition) {
     if (best.error == 0) return;
-    BlockFit f = fit_mode(t, s, partition, passes);
+    BlockFit f = fit_mode(t, s, partition, passes, exhaustive);
     if (f.error < best.error) best = f;
   };
   if (quality != EncodeQuality::Fast && best.error > 0) {
