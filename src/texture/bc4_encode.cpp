@@ -32,6 +32,23 @@ int evaluate(const int* v, Candidate& c) {
     pal[6] = 0;
     pal[7] = 255;
   }
+  if (c.e0 > c.e1) {
+    // Eight values evenly spread from e1 to e0: the nearest is found by arithmetic. Position
+    // p counts sevenths up from e1; index 1 is p = 0, index 0 is p = 7, index 8 - p between.
+    static constexpr std::uint8_t kIndexOfPosition[8] = {1, 7, 6, 5, 4, 3, 2, 0};
+    const float scale = 7.0F / static_cast<float>(c.e0 - c.e1);
+    int error = 0;
+    for (int i = 0; i < kTexels; ++i) {
+      const float pos = static_cast<float>(v[i] - c.e1) * scale + 0.5F;
+      const int p = std::clamp(static_cast<int>(pos), 0, 7);
+      const std::uint8_t index = kIndexOfPosition[p];
+      const int d = v[i] - pal[index];
+      error += d * d;
+      c.index[i] = index;
+    }
+    c.error = error;
+    return error;
+  }
   alignas(16) int best[kTexels];
   alignas(16) int choice[kTexels];
   for (int i = 0; i < kTexels; ++i) {
@@ -73,8 +90,10 @@ bool refit(const int* v, const Candidate& c, Candidate& out) {
   }
   const float det = aa * bb - ab * ab;
   if (std::fabs(det) < 1e-4F) return false;
-  const int e0 = static_cast<int>(std::lround(std::clamp((bb * ax - ab * bx) / det, 0.0F, 255.0F)));
-  const int e1 = static_cast<int>(std::lround(std::clamp((aa * bx - ab * ax) / det, 0.0F, 255.0F)));
+  // Clamped first, so truncating x + 0.5 rounds without a libm call.
+  const int e0 = static_cast<int>(std::clamp((bb * ax - ab * bx) / det, 0.0F, 255.0F) + 0.5F);
+  const int e1 = static_cast<int>(std::clamp((aa * bx - ab * ax) / det, 0.0F, 255.0F) + 0.5F);
+
   // Keep the mode: eight values need e0 > e1, six need e0 <= e1.
   if (eight) {
     if (e0 == e1) return false;
@@ -133,7 +152,8 @@ void encode_bc4_channel(const std::uint8_t* rgba, int channel, std::uint8_t* out
     best.e0 = hi;
     best.e1 = lo;
     evaluate(v, best);
-    refine(v, best, quality == EncodeQuality::Fast ? 1 : 3);
+    // A block already within one step per texel has nothing a refit could win back.
+    if (best.error > kTexels) refine(v, best, quality == EncodeQuality::Fast ? 1 : 3);
     if (quality != EncodeQuality::Fast && best.error > 0) {
       // Six-value mode over the texels strictly inside (0, 255), the ends being free.
       int inner_lo = 255, inner_hi = 0;
