@@ -14,8 +14,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <string>
 #include <thread>
@@ -181,8 +181,9 @@ int main(int argc, char** argv) {
 
   // Mpix/s is wall clock; "per CPU s" divides by the CPU time all threads used, which on a
   // shared machine is the steadier figure for one-thread runs.
-  fmt::print("| format | encoder | mean PSNR (dB) | RGB PSNR (dB) | Mpix/s | Mpix per CPU s |\n"
-             "|---|---|---|---|---|---|\n");
+  fmt::print(
+      "| format | encoder | mean PSNR (dB) | RGB PSNR (dB) | Mpix/s | Mpix per CPU s |\n"
+      "|---|---|---|---|---|---|\n");
   for (const Entry& e : entries) {
     double psnr_sum = 0, rgb_sum = 0, seconds = 0, cpu = 0, pixels = 0;
     for (const gpumem::Image& img : images) {
@@ -205,8 +206,8 @@ int main(int argc, char** argv) {
       rgb_sum += gpumem::psnr(img.view(), back.view(), gpumem::kChannelsRgb).overall;
     }
     const double n = static_cast<double>(images.size());
-    fmt::print("| {} | {} | {:.2f} | {:.2f} | {:.1f} | {:.1f} |\n", e.format, e.name,
-               psnr_sum / n, rgb_sum / n, pixels / seconds / 1e6, pixels / cpu / 1e6);
+    fmt::print("| {} | {} | {:.2f} | {:.2f} | {:.1f} | {:.1f} |\n", e.format, e.name, psnr_sum / n,
+               rgb_sum / n, pixels / seconds / 1e6, pixels / cpu / 1e6);
     std::fflush(stdout);
   }
   return 0;

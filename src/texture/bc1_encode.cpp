@@ -130,8 +130,8 @@ int assign(const Texels& t, Candidate& cand, int entries) {
       const __m128 dr = _mm_sub_ps(_mm_load_ps(t.c[0] + 4 * v), pr);
       const __m128 dg = _mm_sub_ps(_mm_load_ps(t.c[1] + 4 * v), pg);
       const __m128 db = _mm_sub_ps(_mm_load_ps(t.c[2] + 4 * v), pb);
-      const __m128 d = _mm_add_ps(_mm_add_ps(_mm_mul_ps(dr, dr), _mm_mul_ps(dg, dg)),
-                                  _mm_mul_ps(db, db));
+      const __m128 d =
+          _mm_add_ps(_mm_add_ps(_mm_mul_ps(dr, dr), _mm_mul_ps(dg, dg)), _mm_mul_ps(db, db));
       const __m128 closer = _mm_cmplt_ps(d, best_v[v]);
       best_v[v] = _mm_min_ps(d, best_v[v]);
       choice_v[v] = _mm_or_ps(_mm_and_ps(closer, kf), _mm_andnot_ps(closer, choice_v[v]));
@@ -257,8 +257,7 @@ void principal_line(const Texels& t, float (&lo)[3], float (&hi)[3]) {
     tmin = 1e30F, tmax = -1e30F;
     for (int i = 0; i < kTexels; ++i) {
       if (t.transparent[i]) continue;
-      const float p = (t.c[0][i] - mean[0]) * v[0] +
-                      (t.c[1][i] - mean[1]) * v[1] +
+      const float p = (t.c[0][i] - mean[0]) * v[0] + (t.c[1][i] - mean[1]) * v[1] +
                       (t.c[2][i] - mean[2]) * v[2];
       tmin = std::min(tmin, p);
       tmax = std::max(tmax, p);
@@ -303,7 +302,7 @@ Candidate fit(const Texels& t, const float (&lo)[3], const float (&hi)[3], bool 
 // cannot reach when each alone makes things worse.
 void walk(const Texels& t, Candidate& best, int entries, int max_rounds) {
   static constexpr int kMax[3] = {31, 63, 31};
-  static constexpr int kMoves[8][2] = {{-1, 0}, {1, 0}, {0, -1}, {0, 1},
+  static constexpr int kMoves[8][2] = {{-1, 0},  {1, 0}, {0, -1}, {0, 1},
                                        {-1, -1}, {1, 1}, {-1, 1}, {1, -1}};
   for (int round = 0; round < max_rounds; ++round) {
     bool improved = false;

@@ -4,7 +4,8 @@
 // and partitions are fitted depends on the quality: Fast fits mode 6 alone (one subset, 4-bit
 // indices, good on smooth blocks); Normal adds the two-subset modes 1 and 3 on the partitions
 // whose subsets have the least spread; Best also fits the three-subset modes 0 and 2 and walks
-// the p-bits exhaustively. Blocks with alpha below 255 use modes 6 and 7 (RGBA endpoints).
+// the p-bits exhaustively. Blocks with alpha below 255 also try mode 5 (alpha with its own
+// indices) and, above Fast, mode 7; solid blocks are written exactly in mode 5.
 #include <algorithm>
 #include <array>
 #include <climits>
@@ -70,10 +71,14 @@ struct SubsetFit {
   int error = INT_MAX;
 };
 
+// What one fit covers: channels [first, last) of a mode's endpoints with one index set.
 struct ModeSpec {
   int number;
   const Bc7Mode* mode;
-  int channels;  // 3: alpha is implicitly 255; 4: RGBA endpoints
+  int first = 0;
+  int last = 4;         // 3: RGB only
+  bool opaque = false;  // modes 0-3: alpha decodes to 255 and counts as error against it
+  int index_bits = 0;   // of the index set this fit fills
 };
 
 int endpoint_value(const ModeSpec& spec, const SubsetFit& f, int e, int ch) {
@@ -87,15 +92,15 @@ int endpoint_value(const ModeSpec& spec, const SubsetFit& f, int e, int ch) {
 // Nearest palette entry for each member; returns the squared error.
 int assign(const Texels& t, const ModeSpec& spec, const std::uint8_t* members, int count,
            SubsetFit& f) {
-  const int entries = 1 << spec.mode->index_bits;
-  const std::uint8_t* weights = bptc_weights(spec.mode->index_bits);
+  const int entries = 1 << spec.index_bits;
+  const std::uint8_t* weights = bptc_weights(spec.index_bits);
   int ep[2][4];
   for (int e = 0; e < 2; ++e) {
-    for (int ch = 0; ch < spec.channels; ++ch) ep[e][ch] = endpoint_value(spec, f, e, ch);
+    for (int ch = spec.first; ch < spec.last; ++ch) ep[e][ch] = endpoint_value(spec, f, e, ch);
   }
   int pal[16][4];
   for (int k = 0; k < entries; ++k) {
-    for (int ch = 0; ch < spec.channels; ++ch) {
+    for (int ch = spec.first; ch < spec.last; ++ch) {
       pal[k][ch] = bptc_interpolate(ep[0][ch], ep[1][ch], weights[k]);
     }
   }
@@ -103,7 +108,7 @@ int assign(const Texels& t, const ModeSpec& spec, const std::uint8_t* members, i
   // between that entry and its neighbours by exact error (the weights are not quite uniform).
   float dir[4] = {};
   float len2 = 0;
-  for (int ch = 0; ch < spec.channels; ++ch) {
+  for (int ch = spec.first; ch < spec.last; ++ch) {
     dir[ch] = static_cast<float>(ep[1][ch] - ep[0][ch]);
     len2 += dir[ch] * dir[ch];
   }
@@ -112,14 +117,14 @@ int assign(const Texels& t, const ModeSpec& spec, const std::uint8_t* members, i
   for (int j = 0; j < count; ++j) {
     const int i = members[j];
     float proj = 0;
-    for (int ch = 0; ch < spec.channels; ++ch) {
+    for (int ch = spec.first; ch < spec.last; ++ch) {
       proj += static_cast<float>(t.c[ch][i] - ep[0][ch]) * dir[ch];
     }
     const int guess = std::clamp(static_cast<int>(proj * scale + 0.5F), 0, entries - 1);
     int best = INT_MAX, choice = 0;
     for (int k = std::max(0, guess - 1); k <= std::min(entries - 1, guess + 1); ++k) {
       int d = 0;
-      for (int ch = 0; ch < spec.channels; ++ch) {
+      for (int ch = spec.first; ch < spec.last; ++ch) {
         const int diff = t.c[ch][i] - pal[k][ch];
         d += diff * diff;
       }
@@ -128,7 +133,7 @@ int assign(const Texels& t, const ModeSpec& spec, const std::uint8_t* members, i
     f.index[j] = static_cast<std::uint8_t>(choice);
     error += best;
   }
-  if (spec.channels == 3) {  // alpha decodes to 255 in modes 0-3
+  if (spec.opaque) {  // alpha decodes to 255 in modes 0-3
     for (int j = 0; j < count; ++j) {
       const int diff = t.c[3][members[j]] - 255;
       error += diff * diff;
@@ -145,7 +150,7 @@ void quantise(const ModeSpec& spec, const float (&ends)[2][4], const int (&p)[2]
   const bool has_p = m.endpoint_pbits || m.shared_pbits;
   for (int e = 0; e < 2; ++e) {
     f.p[e] = p[e];
-    for (int ch = 0; ch < spec.channels; ++ch) {
+    for (int ch = spec.first; ch < spec.last; ++ch) {
       const int v = static_cast<int>(std::lround(std::clamp(ends[e][ch], 0.0F, 255.0F)));
       const int bits = ch < 3 ? m.colour_bits : m.alpha_bits;
       f.q[e][ch] = has_p ? tab.nearest[bits + 1][p[e]][v] : tab.plain[bits][v];
@@ -171,7 +176,7 @@ void quantise_best(const Texels& t, const ModeSpec& spec, const std::uint8_t* me
       const int both[2] = {pb, pb};
       quantise(spec, ends, both, f);
       for (int e = 0; e < 2; ++e) {
-        for (int ch = 0; ch < spec.channels; ++ch) {
+        for (int ch = spec.first; ch < spec.last; ++ch) {
           const float d = static_cast<float>(endpoint_value(spec, f, e, ch)) - ends[e][ch];
           cost[e][pb] += d * d;
         }
@@ -198,77 +203,77 @@ void quantise_best(const Texels& t, const ModeSpec& spec, const std::uint8_t* me
 
 bool refit(const Texels& t, const ModeSpec& spec, const std::uint8_t* members, int count,
            const SubsetFit& f, float (&ends)[2][4]) {
-  const std::uint8_t* weights = bptc_weights(spec.mode->index_bits);
+  const std::uint8_t* weights = bptc_weights(spec.index_bits);
   float aa = 0, bb = 0, ab = 0;
   float ax[4] = {}, bx[4] = {};
   for (int j = 0; j < count; ++j) {
     const float b = static_cast<float>(weights[f.index[j]]) / 64.0F;  // weight of endpoint 1
     const float a = 1.0F - b;
     aa += a * a, bb += b * b, ab += a * b;
-    for (int ch = 0; ch < spec.channels; ++ch) {
+    for (int ch = spec.first; ch < spec.last; ++ch) {
       ax[ch] += a * static_cast<float>(t.c[ch][members[j]]);
       bx[ch] += b * static_cast<float>(t.c[ch][members[j]]);
     }
   }
   const float det = aa * bb - ab * ab;
   if (std::fabs(det) < 1e-4F) return false;
-  for (int ch = 0; ch < spec.channels; ++ch) {
+  for (int ch = spec.first; ch < spec.last; ++ch) {
     ends[0][ch] = (bb * ax[ch] - ab * bx[ch]) / det;
     ends[1][ch] = (aa * bx[ch] - ab * ax[ch]) / det;
   }
   return true;
 }
 
-void principal_line(const Texels& t, int channels, const std::uint8_t* members, int count,
+void principal_line(const Texels& t, int first, int last, const std::uint8_t* members, int count,
                     float (&ends)[2][4]) {
   float mean[4] = {};
   for (int j = 0; j < count; ++j) {
-    for (int ch = 0; ch < channels; ++ch) mean[ch] += static_cast<float>(t.c[ch][members[j]]);
+    for (int ch = first; ch < last; ++ch) mean[ch] += static_cast<float>(t.c[ch][members[j]]);
   }
-  for (int ch = 0; ch < channels; ++ch) mean[ch] /= static_cast<float>(count);
+  for (int ch = first; ch < last; ++ch) mean[ch] /= static_cast<float>(count);
   float cov[4][4] = {};
   for (int j = 0; j < count; ++j) {
     float d[4];
-    for (int ch = 0; ch < channels; ++ch)
+    for (int ch = first; ch < last; ++ch)
       d[ch] = static_cast<float>(t.c[ch][members[j]]) - mean[ch];
-    for (int a = 0; a < channels; ++a) {
-      for (int b = a; b < channels; ++b) cov[a][b] += d[a] * d[b];
+    for (int a = first; a < last; ++a) {
+      for (int b = a; b < last; ++b) cov[a][b] += d[a] * d[b];
     }
   }
-  for (int a = 0; a < channels; ++a) {
-    for (int b = 0; b < a; ++b) cov[a][b] = cov[b][a];
+  for (int a = first; a < last; ++a) {
+    for (int b = first; b < a; ++b) cov[a][b] = cov[b][a];
   }
-  int widest = 0;
-  for (int ch = 1; ch < channels; ++ch) {
+  int widest = first;
+  for (int ch = first + 1; ch < last; ++ch) {
     if (cov[ch][ch] > cov[widest][widest]) widest = ch;
   }
   float v[4] = {};
-  for (int ch = 0; ch < channels; ++ch) v[ch] = cov[widest][ch];
+  for (int ch = first; ch < last; ++ch) v[ch] = cov[widest][ch];
   for (int iter = 0; iter < 4; ++iter) {
     float w[4] = {};
     float m = 0;
-    for (int a = 0; a < channels; ++a) {
-      for (int b = 0; b < channels; ++b) w[a] += cov[a][b] * v[b];
+    for (int a = first; a < last; ++a) {
+      for (int b = first; b < last; ++b) w[a] += cov[a][b] * v[b];
       m = std::max(m, std::fabs(w[a]));
     }
     if (m < 1e-6F) break;
-    for (int ch = 0; ch < channels; ++ch) v[ch] = w[ch] / m;
+    for (int ch = first; ch < last; ++ch) v[ch] = w[ch] / m;
   }
   float len2 = 0;
-  for (int ch = 0; ch < channels; ++ch) len2 += v[ch] * v[ch];
+  for (int ch = first; ch < last; ++ch) len2 += v[ch] * v[ch];
   float tmin = 0, tmax = 0;
   if (len2 > 1e-12F) {
     tmin = 1e30F, tmax = -1e30F;
     for (int j = 0; j < count; ++j) {
       float proj = 0;
-      for (int ch = 0; ch < channels; ++ch) {
+      for (int ch = first; ch < last; ++ch) {
         proj += (static_cast<float>(t.c[ch][members[j]]) - mean[ch]) * v[ch];
       }
       tmin = std::min(tmin, proj), tmax = std::max(tmax, proj);
     }
     tmin /= len2, tmax /= len2;
   }
-  for (int ch = 0; ch < channels; ++ch) {
+  for (int ch = first; ch < last; ++ch) {
     ends[0][ch] = mean[ch] + v[ch] * tmin;
     ends[1][ch] = mean[ch] + v[ch] * tmax;
   }
@@ -277,7 +282,7 @@ void principal_line(const Texels& t, int channels, const std::uint8_t* members, 
 SubsetFit fit_subset(const Texels& t, const ModeSpec& spec, const std::uint8_t* members, int count,
                      int passes, bool exhaustive) {
   float ends[2][4] = {};
-  principal_line(t, spec.channels, members, count, ends);
+  principal_line(t, spec.first, spec.last, members, count, ends);
   SubsetFit best;
   quantise_best(t, spec, members, count, ends, exhaustive, best);
   for (int pass = 0; pass < passes && best.error > 0; ++pass) {
@@ -295,7 +300,81 @@ struct BlockFit {
   int partition = 0;
   int error = INT_MAX;
   SubsetFit subset[3];
+  SubsetFit alpha;  // mode 5: alpha endpoints and its own index set
 };
+
+// Mode 5, rotation 0: RGB (7 bits) and alpha (8 bits) each with their own 2-bit indices, the
+// mode for blocks whose alpha does not follow their colour.
+BlockFit fit_mode5(const Texels& t, int passes, bool exhaustive) {
+  static constexpr std::uint8_t kAll[kTexels] = {0, 1, 2,  3,  4,  5,  6,  7,
+                                                 8, 9, 10, 11, 12, 13, 14, 15};
+  const ModeSpec colour{5, &kBc7Modes[5], 0, 3, false, 2};
+  const ModeSpec alpha{5, &kBc7Modes[5], 3, 4, false, 2};
+  BlockFit fit;
+  fit.mode = 5;
+  fit.subset[0] = fit_subset(t, colour, kAll, kTexels, passes, exhaustive);
+  fit.alpha = fit_subset(t, alpha, kAll, kTexels, passes, exhaustive);
+  fit.error = fit.subset[0].error + fit.alpha.error;
+  return fit;
+}
+
+// For a solid block: 7-bit endpoint pairs whose index-1 entry (weight 21) is each 8-bit value,
+// so mode 5 reproduces any colour exactly (alpha has 8-bit endpoints of its own).
+struct SolidTable {
+  std::uint8_t pair[256][2] = {};
+  SolidTable() {
+    int best_gap[256];
+    std::fill(std::begin(best_gap), std::end(best_gap), INT_MAX);
+    for (int a = 0; a < 128; ++a) {
+      for (int b = 0; b < 128; ++b) {
+        const int v = bptc_interpolate(bc7_unquantize(a, 7), bc7_unquantize(b, 7), 21);
+        if (std::abs(a - b) < best_gap[v]) {
+          best_gap[v] = std::abs(a - b);
+          pair[v][0] = static_cast<std::uint8_t>(a);
+          pair[v][1] = static_cast<std::uint8_t>(b);
+        }
+      }
+    }
+  }
+};
+
+BlockFit solid_block(const std::uint8_t* rgba) {
+  static const SolidTable kSolid;
+  BlockFit fit;
+  fit.mode = 5;
+  fit.error = 0;
+  for (int ch = 0; ch < 3; ++ch) {
+    fit.subset[0].q[0][ch] = kSolid.pair[rgba[ch]][0];
+    fit.subset[0].q[1][ch] = kSolid.pair[rgba[ch]][1];
+  }
+  std::fill(std::begin(fit.subset[0].index), std::end(fit.subset[0].index), std::uint8_t{1});
+  fit.alpha.q[0][3] = fit.alpha.q[1][3] = rgba[3];
+  return fit;
+}
+
+void write_mode5(const BlockFit& fit, std::uint8_t* out) {
+  SubsetFit colour = fit.subset[0];
+  SubsetFit alpha = fit.alpha;
+  // Each index set's texel 0 is its anchor: its top bit must be clear.
+  if (colour.index[0] & 2) {
+    std::swap(colour.q[0], colour.q[1]);
+    for (std::uint8_t& i : colour.index) i = static_cast<std::uint8_t>(3 - i);
+  }
+  if (alpha.index[0] & 2) {
+    std::swap(alpha.q[0], alpha.q[1]);
+    for (std::uint8_t& i : alpha.index) i = static_cast<std::uint8_t>(3 - i);
+  }
+  BitWriter w;
+  w.write(1U << 5, 6);
+  w.write(0, 2);  // rotation: none
+  for (int ch = 0; ch < 3; ++ch) {
+    for (int e = 0; e < 2; ++e) w.write(static_cast<std::uint32_t>(colour.q[e][ch]), 7);
+  }
+  for (int e = 0; e < 2; ++e) w.write(static_cast<std::uint32_t>(alpha.q[e][3]), 8);
+  for (int i = 0; i < kTexels; ++i) w.write(colour.index[i], i == 0 ? 1 : 2);
+  for (int i = 0; i < kTexels; ++i) w.write(alpha.index[i], i == 0 ? 1 : 2);
+  w.store(out);
+}
 
 BlockFit fit_mode(const Texels& t, const ModeSpec& spec, int partition, int passes,
                   bool exhaustive) {
@@ -318,6 +397,10 @@ BlockFit fit_mode(const Texels& t, const ModeSpec& spec, int partition, int pass
 }
 
 void write_block(const BlockFit& fit, std::uint8_t* out) {
+  if (fit.mode == 5) {
+    write_mode5(fit, out);
+    return;
+  }
   const Bc7Mode& m = kBc7Modes[fit.mode];
   const int subsets = m.subsets;
   const std::uint8_t* subset_of = partition_table(subsets, fit.partition);
@@ -420,17 +503,28 @@ int rank_partitions(const Texels& t, int subsets, int candidates, int keep, int*
 void encode_bc7_block(const std::uint8_t* rgba, std::uint8_t* out, EncodeQuality quality) {
   Texels t;
   bool opaque = true;
+  bool solid = true;
   for (int i = 0; i < kTexels; ++i) {
     for (int ch = 0; ch < 4; ++ch) t.c[ch][i] = rgba[i * 4 + ch];
     opaque = opaque && rgba[i * 4 + 3] == 255;
+    solid = solid && std::memcmp(rgba, rgba + i * 4, 4) == 0;
+  }
+  if (solid) {
+    write_block(solid_block(rgba), out);
+    return;
   }
   const int passes = quality == EncodeQuality::Fast ? 1 : quality == EncodeQuality::Normal ? 2 : 4;
-  auto spec = [](int number, int channels) {
-    return ModeSpec{number, &kBc7Modes[number], channels};
+  const bool exhaustive = quality == EncodeQuality::Best;
+  auto spec = [](int number, bool rgba_endpoints) {
+    const Bc7Mode& m = kBc7Modes[number];
+    return ModeSpec{number, &m, 0, rgba_endpoints ? 4 : 3, !rgba_endpoints, m.index_bits};
   };
 
-  const bool exhaustive = quality == EncodeQuality::Best;
-  BlockFit best = fit_mode(t, spec(6, 4), 0, passes, exhaustive);
+  BlockFit best = fit_mode(t, spec(6, true), 0, passes, exhaustive);
+  if (!opaque) {
+    BlockFit f = fit_mode5(t, passes, exhaustive);
+    if (f.error < best.error) best = f;
+  }
   auto consider = [&](const ModeSpec& s, int partition) {
     if (best.error == 0) return;
     BlockFit f = fit_mode(t, s, partition, passes, exhaustive);
@@ -442,17 +536,17 @@ void encode_bc7_block(const std::uint8_t* rgba, std::uint8_t* out, EncodeQuality
     const int n2 = rank_partitions(t, 2, 64, keep2, partitions);
     for (int k = 0; k < n2; ++k) {
       if (opaque) {
-        consider(spec(1, 3), partitions[k]);
-        consider(spec(3, 3), partitions[k]);
+        consider(spec(1, false), partitions[k]);
+        consider(spec(3, false), partitions[k]);
       } else {
-        consider(spec(7, 4), partitions[k]);
+        consider(spec(7, true), partitions[k]);
       }
     }
     if (opaque && quality == EncodeQuality::Best) {
       const int n3 = rank_partitions(t, 3, 64, 4, partitions);
-      for (int k = 0; k < n3; ++k) consider(spec(2, 3), partitions[k]);
+      for (int k = 0; k < n3; ++k) consider(spec(2, false), partitions[k]);
       const int n0 = rank_partitions(t, 3, 16, 2, partitions);
-      for (int k = 0; k < n0; ++k) consider(spec(0, 3), partitions[k]);
+      for (int k = 0; k < n0; ++k) consider(spec(0, false), partitions[k]);
     }
   }
   write_block(best, out);

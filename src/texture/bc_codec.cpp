@@ -31,7 +31,8 @@ std::uint32_t blocks_across(std::uint32_t texels) { return (texels + 3) / 4; }
 // The block at (bx, by), edge texels repeated where the image ends inside it.
 void gather(const ImageView& image, std::uint32_t bx, std::uint32_t by, std::uint8_t* rgba) {
   if (bx * 4 + 4 <= image.width && by * 4 + 4 <= image.height) {  // inside: four row copies
-    for (std::uint32_t y = 0; y < 4; ++y) std::memcpy(rgba + y * 16, image.pixel(bx * 4, by * 4 + y), 16);
+    for (std::uint32_t y = 0; y < 4; ++y)
+      std::memcpy(rgba + y * 16, image.pixel(bx * 4, by * 4 + y), 16);
     return;
   }
   for (std::uint32_t y = 0; y < 4; ++y) {
