@@ -58,10 +58,10 @@ std::vector<std::uint8_t> stb_encode(const gpumem::Image& img, TextureFormat for
       for (std::uint32_t i = 0; i < 16; ++i) {
         const std::uint32_t x = std::min(bx * 4 + i % 4, img.width() - 1);
         const std::uint32_t y = std::min(by * 4 + i / 4, img.height() - 1);
-        std::memcpy(rgba + i * 4, img.pixel(x, y), 4);
-        r[i] = rgba[i * 4];
-        rg[i * 2] = rgba[i * 4];
-        rg[i * 2 + 1] = rgba[i * 4 + 1];
+        std::memcpy(rgba + std::size_t{i} * 4, img.pixel(x, y), 4);
+        r[i] = rgba[std::size_t{i} * 4];
+        rg[std::size_t{i} * 2] = rgba[std::size_t{i} * 4];
+        rg[std::size_t{i} * 2 + 1] = rgba[std::size_t{i} * 4 + 1];
       }
       std::uint8_t* dst = out.data() + (std::size_t{by} * bw + bx) * block_bytes;
       if (format == TextureFormat::BC4_UNORM_BLOCK) {
@@ -135,29 +135,29 @@ int main(int argc, char** argv) {
   if (has("bc1")) {
     const auto f = TextureFormat::BC1_RGB_UNORM_BLOCK;
     add_gpumem("BC1", f);
-    entries.push_back({"BC1", "libsquish iterative cluster fit", f, [f](const gpumem::Image& i) {
+    entries.push_back({"BC1", "libsquish iterative cluster fit", f, [](const gpumem::Image& i) {
                          return squish_encode(i, f,
                                               squish::kDxt1 | squish::kColourIterativeClusterFit);
                        }});
-    entries.push_back({"BC1", "libsquish cluster fit", f, [f](const gpumem::Image& i) {
+    entries.push_back({"BC1", "libsquish cluster fit", f, [](const gpumem::Image& i) {
                          return squish_encode(i, f, squish::kDxt1 | squish::kColourClusterFit);
                        }});
-    entries.push_back({"BC1", "libsquish range fit", f, [f](const gpumem::Image& i) {
+    entries.push_back({"BC1", "libsquish range fit", f, [](const gpumem::Image& i) {
                          return squish_encode(i, f, squish::kDxt1 | squish::kColourRangeFit);
                        }});
     entries.push_back({"BC1", "stb_dxt high quality", f,
-                       [f](const gpumem::Image& i) { return stb_encode(i, f, STB_DXT_HIGHQUAL); }});
+                       [](const gpumem::Image& i) { return stb_encode(i, f, STB_DXT_HIGHQUAL); }});
     entries.push_back({"BC1", "stb_dxt", f,
-                       [f](const gpumem::Image& i) { return stb_encode(i, f, STB_DXT_NORMAL); }});
+                       [](const gpumem::Image& i) { return stb_encode(i, f, STB_DXT_NORMAL); }});
   }
   if (has("bc3")) {
     const auto f = TextureFormat::BC3_UNORM_BLOCK;
     add_gpumem("BC3", f);
-    entries.push_back({"BC3", "libsquish cluster fit", f, [f](const gpumem::Image& i) {
+    entries.push_back({"BC3", "libsquish cluster fit", f, [](const gpumem::Image& i) {
                          return squish_encode(i, f, squish::kDxt5 | squish::kColourClusterFit);
                        }});
     entries.push_back({"BC3", "stb_dxt high quality", f,
-                       [f](const gpumem::Image& i) { return stb_encode(i, f, STB_DXT_HIGHQUAL); }});
+                       [](const gpumem::Image& i) { return stb_encode(i, f, STB_DXT_HIGHQUAL); }});
   }
   for (const auto& [name, f, flag] :
        {std::tuple{"bc4", TextureFormat::BC4_UNORM_BLOCK, int{squish::kBc4}},

@@ -126,7 +126,7 @@ int assign(const Texels& t, Candidate& cand, int entries) {
     const __m128 pg = _mm_set1_ps(pal[k][1]);
     const __m128 pb = _mm_set1_ps(pal[k][2]);
     const __m128 kf = _mm_set1_ps(static_cast<float>(k));
-    for (int v = 0; v < 4; ++v) {
+    for (std::ptrdiff_t v = 0; v < 4; ++v) {
       const __m128 dr = _mm_sub_ps(_mm_load_ps(t.c[0] + 4 * v), pr);
       const __m128 dg = _mm_sub_ps(_mm_load_ps(t.c[1] + 4 * v), pg);
       const __m128 db = _mm_sub_ps(_mm_load_ps(t.c[2] + 4 * v), pb);
@@ -137,7 +137,7 @@ int assign(const Texels& t, Candidate& cand, int entries) {
       choice_v[v] = _mm_or_ps(_mm_and_ps(closer, kf), _mm_andnot_ps(closer, choice_v[v]));
     }
   }
-  for (int v = 0; v < 4; ++v) {
+  for (std::ptrdiff_t v = 0; v < 4; ++v) {
     _mm_store_ps(best + 4 * v, best_v[v]);
     _mm_store_ps(choice + 4 * v, choice_v[v]);
   }
@@ -174,9 +174,8 @@ int assign(const Texels& t, Candidate& cand, int entries) {
 void quantise(const float* lo, const float* hi, Candidate& cand) {
   const Tables& tab = tables();
   for (int ch = 0; ch < 3; ++ch) {
-    // Clamped first, so truncating x + 0.5 rounds (and avoids a libm call per channel).
-    const int a = static_cast<int>(std::clamp(lo[ch], 0.0F, 255.0F) + 0.5F);
-    const int b = static_cast<int>(std::clamp(hi[ch], 0.0F, 255.0F) + 0.5F);
+    const int a = round_non_negative(std::clamp(lo[ch], 0.0F, 255.0F));
+    const int b = round_non_negative(std::clamp(hi[ch], 0.0F, 255.0F));
     const auto& table = ch == 1 ? tab.nearest6 : tab.nearest5;
     cand.e[0][ch] = table[a];
     cand.e[1][ch] = table[b];
@@ -360,7 +359,7 @@ void encode_bc1_block(const std::uint8_t* rgba, std::uint8_t* out, EncodeQuality
     for (int ch = 0; ch < 3; ++ch) t.c[ch][i] = rgba[i * 4 + ch];
     t.transparent[i] = three_colour_alpha && rgba[i * 4 + 3] < 128;
     t.opaque_count += t.transparent[i] ? 0 : 1;
-    solid = solid && std::memcmp(rgba, rgba + i * 4, 3) == 0;
+    solid = solid && std::memcmp(rgba, rgba + std::ptrdiff_t{i} * 4, 3) == 0;
   }
   const bool any_transparent = t.opaque_count < kTexels;
   if (t.opaque_count == 0) {  // all transparent: three-colour block, every index 3

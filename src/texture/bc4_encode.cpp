@@ -90,9 +90,8 @@ bool refit(const int* v, const Candidate& c, Candidate& out) {
   }
   const float det = aa * bb - ab * ab;
   if (std::fabs(det) < 1e-4F) return false;
-  // Clamped first, so truncating x + 0.5 rounds without a libm call.
-  const int e0 = static_cast<int>(std::clamp((bb * ax - ab * bx) / det, 0.0F, 255.0F) + 0.5F);
-  const int e1 = static_cast<int>(std::clamp((aa * bx - ab * ax) / det, 0.0F, 255.0F) + 0.5F);
+  const int e0 = round_non_negative(std::clamp((bb * ax - ab * bx) / det, 0.0F, 255.0F));
+  const int e1 = round_non_negative(std::clamp((aa * bx - ab * ax) / det, 0.0F, 255.0F));
 
   // Keep the mode: eight values need e0 > e1, six need e0 <= e1.
   if (eight) {

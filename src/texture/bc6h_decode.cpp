@@ -236,7 +236,7 @@ void decode_bc6h_block_half(const std::uint8_t* block, std::uint16_t* rgb_half, 
   for (int i = 0; i < kBlockTexels; ++i) {
     const int n = index_bits - (detail::is_anchor(subsets, partition, i) ? 1 : 0);
     const int weight = weights[bits.read(n)];
-    const int s = subset_of[i];
+    const std::size_t s = subset_of[i];
     for (int ch = 0; ch < 3; ++ch) {
       const int value = detail::bptc_interpolate(e[ch][2 * s], e[ch][2 * s + 1], weight);
       rgb_half[i * 3 + ch] = finish_unquantize(value, is_signed);

@@ -14,7 +14,7 @@ void decode_bc7_block(const std::uint8_t* block, std::uint8_t* rgba) {
   int mode_number = 0;
   while (mode_number < 8 && (block[0] & (1U << mode_number)) == 0) ++mode_number;
   if (mode_number == 8) {
-    std::memset(rgba, 0, kBlockTexels * 4);
+    std::memset(rgba, 0, std::size_t{kBlockTexels} * 4);
     return;
   }
   const Bc7Mode& mode = kBc7Modes[mode_number];

@@ -120,7 +120,7 @@ int assign(const Texels& t, const ModeSpec& spec, const std::uint8_t* members, i
     for (int ch = spec.first; ch < spec.last; ++ch) {
       proj += static_cast<float>(t.c[ch][i] - ep[0][ch]) * dir[ch];
     }
-    const int guess = std::clamp(static_cast<int>(proj * scale + 0.5F), 0, entries - 1);
+    const int guess = std::clamp(round_non_negative(std::max(0.0F, proj * scale)), 0, entries - 1);
     int best = INT_MAX, choice = 0;
     for (int k = std::max(0, guess - 1); k <= std::min(entries - 1, guess + 1); ++k) {
       int d = 0;
@@ -507,7 +507,7 @@ void encode_bc7_block(const std::uint8_t* rgba, std::uint8_t* out, EncodeQuality
   for (int i = 0; i < kTexels; ++i) {
     for (int ch = 0; ch < 4; ++ch) t.c[ch][i] = rgba[i * 4 + ch];
     opaque = opaque && rgba[i * 4 + 3] == 255;
-    solid = solid && std::memcmp(rgba, rgba + i * 4, 4) == 0;
+    solid = solid && std::memcmp(rgba, rgba + std::ptrdiff_t{i} * 4, 4) == 0;
   }
   if (solid) {
     write_block(solid_block(rgba), out);

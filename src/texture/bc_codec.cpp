@@ -32,14 +32,14 @@ std::uint32_t blocks_across(std::uint32_t texels) { return (texels + 3) / 4; }
 void gather(const ImageView& image, std::uint32_t bx, std::uint32_t by, std::uint8_t* rgba) {
   if (bx * 4 + 4 <= image.width && by * 4 + 4 <= image.height) {  // inside: four row copies
     for (std::uint32_t y = 0; y < 4; ++y)
-      std::memcpy(rgba + y * 16, image.pixel(bx * 4, by * 4 + y), 16);
+      std::memcpy(rgba + std::size_t{y} * 16, image.pixel(bx * 4, by * 4 + y), 16);
     return;
   }
   for (std::uint32_t y = 0; y < 4; ++y) {
     const std::uint32_t sy = std::min(by * 4 + y, image.height - 1);
     for (std::uint32_t x = 0; x < 4; ++x) {
       const std::uint32_t sx = std::min(bx * 4 + x, image.width - 1);
-      std::memcpy(rgba + (y * 4 + x) * 4, image.pixel(sx, sy), 4);
+      std::memcpy(rgba + std::size_t{y * 4 + x} * 4, image.pixel(sx, sy), 4);
     }
   }
 }
@@ -123,7 +123,8 @@ void decode_block_rgba8(TextureFormat format, const std::uint8_t* block, std::ui
       float texels[kBlockTexels * 4];
       decode_bc6h_block(block, texels, format == TextureFormat::BC6H_SFLOAT_BLOCK);
       for (int i = 0; i < kBlockTexels * 4; ++i) {
-        rgba[i] = static_cast<std::uint8_t>(std::clamp(texels[i], 0.0F, 1.0F) * 255.0F + 0.5F);
+        rgba[i] = static_cast<std::uint8_t>(
+            detail::round_non_negative(std::clamp(texels[i], 0.0F, 1.0F) * 255.0F));
       }
       break;
     }
@@ -230,7 +231,8 @@ Image decode_bc(std::span<const std::uint8_t> blocks, std::uint32_t width, std::
                    decode_block_rgba8(format, block, rgba);
                    for (std::uint32_t y = 0; y < 4 && by * 4 + y < height; ++y) {
                      const std::uint32_t n = std::min(4U, width - bx * 4);
-                     std::memcpy(image.pixel(bx * 4, by * 4 + y), rgba + y * 16, n * 4);
+                     std::memcpy(image.pixel(bx * 4, by * 4 + y), rgba + std::size_t{y} * 16,
+                                 std::size_t{n} * 4);
                    }
                  });
   return image;
@@ -247,27 +249,27 @@ FloatImage decode_bc_float(std::span<const std::uint8_t> blocks, std::uint32_t w
   const bool snorm =
       format == TextureFormat::BC4_SNORM_BLOCK || format == TextureFormat::BC5_SNORM_BLOCK;
   const int snorm_channels = format == TextureFormat::BC5_SNORM_BLOCK ? 2 : 1;
-  for_each_block(blocks, width, height, format, threads,
-                 [&](const std::uint8_t* block, std::uint32_t bx, std::uint32_t by) {
-                   float texels[kBlockTexels * 4];
-                   if (bc6h) {
-                     decode_bc6h_block(block, texels, format == TextureFormat::BC6H_SFLOAT_BLOCK);
-                   } else {
-                     std::uint8_t rgba[kBlockTexels * 4];
-                     decode_block_rgba8(format, block, rgba);
-                     for (int i = 0; i < kBlockTexels * 4; ++i) {
-                       const bool is_snorm = snorm && (i % 4) < snorm_channels;
-                       texels[i] =
-                           is_snorm ? static_cast<float>(static_cast<std::int8_t>(rgba[i])) / 127.0F
-                                    : static_cast<float>(rgba[i]) / 255.0F;
-                     }
-                   }
-                   for (std::uint32_t y = 0; y < 4 && by * 4 + y < height; ++y) {
-                     const std::uint32_t n = std::min(4U, width - bx * 4);
-                     std::memcpy(&image.rgba[(std::size_t{by * 4 + y} * width + bx * 4) * 4],
-                                 texels + y * 16, n * 4 * sizeof(float));
-                   }
-                 });
+  for_each_block(
+      blocks, width, height, format, threads,
+      [&](const std::uint8_t* block, std::uint32_t bx, std::uint32_t by) {
+        float texels[kBlockTexels * 4];
+        if (bc6h) {
+          decode_bc6h_block(block, texels, format == TextureFormat::BC6H_SFLOAT_BLOCK);
+        } else {
+          std::uint8_t rgba[kBlockTexels * 4];
+          decode_block_rgba8(format, block, rgba);
+          for (int i = 0; i < kBlockTexels * 4; ++i) {
+            const bool is_snorm = snorm && (i % 4) < snorm_channels;
+            texels[i] = is_snorm ? static_cast<float>(static_cast<std::int8_t>(rgba[i])) / 127.0F
+                                 : static_cast<float>(rgba[i]) / 255.0F;
+          }
+        }
+        for (std::uint32_t y = 0; y < 4 && by * 4 + y < height; ++y) {
+          const std::uint32_t n = std::min(4U, width - bx * 4);
+          std::memcpy(&image.rgba[(std::size_t{by * 4 + y} * width + std::size_t{bx} * 4) * 4],
+                      texels + std::size_t{y} * 16, std::size_t{n} * 4 * sizeof(float));
+        }
+      });
   return image;
 }
 

@@ -10,6 +10,12 @@
 
 namespace gpumem::detail {
 
+// Nearest integer to a value already clamped to be non-negative: truncating x + 0.5 rounds half
+// up, and unlike std::lround costs no library call in the encoders' inner loops.
+inline int round_non_negative(float x) {
+  return static_cast<int>(x + 0.5F);  // NOLINT(bugprone-incorrect-roundings)
+}
+
 // BC1 colour. `three_colour_alpha`: texels with alpha < 128 become index 3 of a three-colour
 // block (BC1_RGBA). `four_colour_only`: the block is read in four-colour mode whatever the
 // endpoint order (the colour half of BC2/BC3), so endpoints need no ordering.

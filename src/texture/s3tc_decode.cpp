@@ -16,8 +16,8 @@ void expand565(unsigned c, int* rgb) {
 
 void decode_colour(const std::uint8_t* block, std::uint8_t* rgba, bool four_colour_only,
                    bool transparent_black) {
-  const unsigned c0 = block[0] | (block[1] << 8U);
-  const unsigned c1 = block[2] | (block[3] << 8U);
+  const unsigned c0 = block[0] | (unsigned{block[1]} << 8U);
+  const unsigned c1 = block[2] | (unsigned{block[3]} << 8U);
   int palette[4][4];
   expand565(c0, palette[0]);
   expand565(c1, palette[1]);
@@ -34,8 +34,8 @@ void decode_colour(const std::uint8_t* block, std::uint8_t* rgba, bool four_colo
     }
     palette[3][3] = transparent_black ? 0 : 255;
   }
-  const std::uint32_t indices = block[4] | (block[5] << 8U) | (block[6] << 16U) |
-                                (static_cast<std::uint32_t>(block[7]) << 24U);
+  const std::uint32_t indices = std::uint32_t{block[4]} | (std::uint32_t{block[5]} << 8U) |
+                                (std::uint32_t{block[6]} << 16U) | (std::uint32_t{block[7]} << 24U);
   for (int i = 0; i < kBlockTexels; ++i) {
     const int* p = palette[(indices >> (2 * i)) & 3U];
     for (int ch = 0; ch < 4; ++ch) rgba[i * 4 + ch] = static_cast<std::uint8_t>(p[ch]);
@@ -87,7 +87,8 @@ void decode_bc4_channel(const std::uint8_t* block, std::uint8_t* out, int stride
   std::memcpy(&bits, block, 8);
   bits >>= 16U;
   for (int i = 0; i < kBlockTexels; ++i) {
-    out[i * stride] = static_cast<std::uint8_t>(v[(bits >> (3 * i)) & 7U] & 0xFF);
+    out[static_cast<std::ptrdiff_t>(i) * stride] =
+        static_cast<std::uint8_t>(v[(bits >> (3 * i)) & 7U] & 0xFF);
   }
 }
 
