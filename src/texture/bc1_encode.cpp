@@ -1,9 +1,10 @@
 // BC1 colour blocks. A block is fitted in stages, each kept only when it lowers the exact error
 // (measured with the decoder's own palette): a line through the texels along their principal
 // axis, quantised to 565; then least-squares refits of the endpoints to the chosen indices
-// (once for Fast, until no gain for Normal and Best); Best then walks each endpoint channel by
-// +-1 step and tries the three-colour mode. Solid blocks use tables of the best endpoint pair for
-// every 8-bit value, so flat areas come out exact where 565 allows.
+// until they stop gaining; Normal adds a second start pulled in from the ends of the line; Best
+// then walks the endpoints by single and paired steps and tries the three-colour mode. Solid blocks
+// use tables of the best endpoint pair for every 8-bit value, so flat areas come out exact where
+// 565 allows.
 #include <algorithm>
 #include <array>
 #include <climits>
@@ -390,27 +391,29 @@ void encode_bc1_block(const std::uint8_t* rgba, std::uint8_t* out, EncodeQuality
     write_block(best, false, out);
     return;
   }
-  const int passes = quality == EncodeQuality::Fast ? 2 : 8;
+  // Refits stop by themselves once they stop gaining (two or three passes on most blocks), so
+  // even Fast lets them run to the end.
+  const int passes = 8;
   best = fit(t, line_lo, line_hi, false, 4, passes);
-  if (quality == EncodeQuality::Best) {
+  if (quality != EncodeQuality::Fast) {
     // A second start: the principal segment pulled in by an eighth at each end, which suits
     // blocks whose extremes are lone outliers.
-    {
-      float lo[3], hi[3];
-      std::copy(line_lo, line_lo + 3, lo);
-      std::copy(line_hi, line_hi + 3, hi);
-      for (int ch = 0; ch < 3; ++ch) {
-        const float inset = (hi[ch] - lo[ch]) / 8.0F;
-        lo[ch] += inset;
-        hi[ch] -= inset;
-      }
-      Candidate inset;
-      inset.three_colour = false;
-      quantise(lo, hi, inset);
-      assign(t, inset, 4);
-      polish(t, inset, 4, passes);
-      if (inset.error < best.error) best = inset;
+    float lo[3], hi[3];
+    std::copy(line_lo, line_lo + 3, lo);
+    std::copy(line_hi, line_hi + 3, hi);
+    for (int ch = 0; ch < 3; ++ch) {
+      const float inset = (hi[ch] - lo[ch]) / 8.0F;
+      lo[ch] += inset;
+      hi[ch] -= inset;
     }
+    Candidate inset;
+    inset.three_colour = false;
+    quantise(lo, hi, inset);
+    assign(t, inset, 4);
+    polish(t, inset, 4, passes);
+    if (inset.error < best.error) best = inset;
+  }
+  if (quality == EncodeQuality::Best) {
     // The walk changes indices, from which a refit can find a better pair again.
     walk(t, best, 4, 2);
     if (polish(t, best, 4, passes)) walk(t, best, 4, 1);
