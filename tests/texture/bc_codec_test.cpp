@@ -156,7 +156,7 @@ TEST(BcCodec, RejectsBadInput) {
   short_rows.row_bytes = 8;
   EXPECT_THROW(encode_bc(short_rows, F::BC1_RGB_UNORM_BLOCK), InvalidArgument);
 
-  const std::vector<std::uint8_t> blocks(8 * 4);  // 4 BC1 blocks: 8x8 texels
+  const std::vector<std::uint8_t> blocks(std::size_t{8} * 4);  // 4 BC1 blocks: 8x8 texels
   EXPECT_NO_THROW(decode_bc(blocks, 8, 8, F::BC1_RGB_UNORM_BLOCK));
   EXPECT_NO_THROW(decode_bc(blocks, 5, 5, F::BC1_RGB_UNORM_BLOCK));
   try {

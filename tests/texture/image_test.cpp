@@ -58,9 +58,9 @@ TEST(ImageIo, PngAndRawRoundTrip) {
 
 TEST(ImageIo, PaddedRowsAreHonoured) {
   const Image img = gradient(6, 4);
-  std::vector<std::uint8_t> padded(4 * 32);
+  std::vector<std::uint8_t> padded(std::size_t{4} * 32);
   for (std::uint32_t y = 0; y < 4; ++y)
-    std::copy(img.pixel(0, y), img.pixel(0, y) + 24, &padded[y * 32]);
+    std::copy(img.pixel(0, y), img.pixel(0, y) + 24, &padded[std::size_t{y} * 32]);
   const ImageView view{padded.data(), 6, 4, 32};
   const std::string png = temp_path("padded.png");
   save_png(png, view);

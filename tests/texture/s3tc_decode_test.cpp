@@ -12,7 +12,7 @@ namespace {
 
 using Texel = std::array<int, 4>;
 
-Texel texel(const std::uint8_t* rgba, int i) {
+Texel texel(const std::uint8_t* rgba, std::size_t i) {
   return {rgba[i * 4], rgba[i * 4 + 1], rgba[i * 4 + 2], rgba[i * 4 + 3]};
 }
 
