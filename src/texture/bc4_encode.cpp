@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include "bc_encoders.hpp"
@@ -33,18 +34,27 @@ int evaluate(const int* v, Candidate& c) {
     pal[7] = 255;
   }
   if (c.e0 > c.e1) {
-    // Eight values evenly spread from e1 to e0: the nearest is found by arithmetic. Position
-    // p counts sevenths up from e1; index 1 is p = 0, index 0 is p = 7, index 8 - p between.
-    static constexpr std::uint8_t kIndexOfPosition[8] = {1, 7, 6, 5, 4, 3, 2, 0};
+    // Eight values evenly spread from e1 to e0: the nearest is found by arithmetic, in a loop
+    // without lookups so the compiler vectorises it. Position p counts sevenths up from e1;
+    // index 1 is p = 0, index 0 is p = 7, index 8 - p between. The palette value is
+    // (p*e0 + (7-p)*e1 + 3) / 7, the division done as * 9363 >> 16, exact for numerators up to
+    // 7 * 255 + 3.
     const float scale = 7.0F / static_cast<float>(c.e0 - c.e1);
+    alignas(16) int err[kTexels];
+    alignas(16) int idx[kTexels];
+    for (int i = 0; i < kTexels; ++i) {
+      // Texels outside [e1, e0] (refits and walks move the endpoints inside the range) clamp to
+      // the nearer end.
+      const float pos = static_cast<float>(v[i] - c.e1) * scale;
+      const int p = std::clamp(round_non_negative(std::max(pos, 0.0F)), 0, 7);
+      const int value = ((p * c.e0 + (7 - p) * c.e1 + 3) * 9363) >> 16;
+      err[i] = (v[i] - value) * (v[i] - value);
+      idx[i] = p == 7 ? 0 : p == 0 ? 1 : 8 - p;
+    }
     int error = 0;
     for (int i = 0; i < kTexels; ++i) {
-      const float pos = static_cast<float>(v[i] - c.e1) * scale + 0.5F;
-      const int p = std::clamp(static_cast<int>(pos), 0, 7);
-      const std::uint8_t index = kIndexOfPosition[p];
-      const int d = v[i] - pal[index];
-      error += d * d;
-      c.index[i] = index;
+      error += err[i];
+      c.index[i] = static_cast<std::uint8_t>(idx[i]);
     }
     c.error = error;
     return error;
@@ -71,28 +81,33 @@ int evaluate(const int* v, Candidate& c) {
   return error;
 }
 
-// Weight of e0 for each index, eight-value mode.
-constexpr float kWeight8[8] = {1.0F,     0.0F,     6 / 7.0F, 5 / 7.0F,
-                               4 / 7.0F, 3 / 7.0F, 2 / 7.0F, 1 / 7.0F};
-constexpr float kWeight6[6] = {1.0F, 0.0F, 4 / 5.0F, 3 / 5.0F, 2 / 5.0F, 1 / 5.0F};
+// Weight of e0 for each index in steps of the mode's denominator (7 or 5); 6 and 7 of the
+// six-value mode are the fixed 0 and 255 and take no part in the fit.
+constexpr int kSteps8[8] = {7, 0, 6, 5, 4, 3, 2, 1};
+constexpr int kSteps6[8] = {5, 0, 4, 3, 2, 1, -1, -1};
 
+// Least-squares endpoints for the candidate's indices. With e0's weight w/d and e1's (d-w)/d,
+// every sum is an integer, so the solve is exact in 64-bit integers and the loop over the
+// texels is plain integer arithmetic the compiler vectorises.
 bool refit(const int* v, const Candidate& c, Candidate& out) {
   const bool eight = c.e0 > c.e1;
-  float aa = 0, bb = 0, ab = 0, ax = 0, bx = 0;
+  const int* steps = eight ? kSteps8 : kSteps6;
+  const int d = eight ? 7 : 5;
+  std::int64_t ww = 0, uu = 0, wu = 0, wx = 0, ux = 0;
   for (int i = 0; i < kTexels; ++i) {
-    const int k = c.index[i];
-    if (!eight && k >= 6) continue;
-    const float a = eight ? kWeight8[k] : kWeight6[k];
-    const float b = 1.0F - a;
-    aa += a * a, bb += b * b, ab += a * b;
-    ax += a * static_cast<float>(v[i]);
-    bx += b * static_cast<float>(v[i]);
+    const int w = steps[c.index[i]];
+    const int u = w < 0 ? 0 : d - w;
+    const int wk = w < 0 ? 0 : w;
+    ww += wk * wk, uu += u * u, wu += wk * u;
+    wx += wk * v[i], ux += u * v[i];
   }
-  const float det = aa * bb - ab * ab;
-  if (std::fabs(det) < 1e-4F) return false;
-  const int e0 = round_non_negative(std::clamp((bb * ax - ab * bx) / det, 0.0F, 255.0F));
-  const int e1 = round_non_negative(std::clamp((aa * bx - ab * ax) / det, 0.0F, 255.0F));
-
+  const std::int64_t det = ww * uu - wu * wu;
+  if (det == 0) return false;
+  const float scale = static_cast<float>(d) / static_cast<float>(det);
+  const float f0 = static_cast<float>(uu * wx - wu * ux) * scale;
+  const float f1 = static_cast<float>(ww * ux - wu * wx) * scale;
+  const int e0 = round_non_negative(std::clamp(f0, 0.0F, 255.0F));
+  const int e1 = round_non_negative(std::clamp(f1, 0.0F, 255.0F));
   // Keep the mode: eight values need e0 > e1, six need e0 <= e1.
   if (eight) {
     if (e0 == e1) return false;
