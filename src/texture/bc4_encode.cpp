@@ -93,14 +93,16 @@ bool refit(const int* v, const Candidate& c, Candidate& out) {
   const bool eight = c.e0 > c.e1;
   const int* steps = eight ? kSteps8 : kSteps6;
   const int d = eight ? 7 : 5;
-  std::int64_t ww = 0, uu = 0, wu = 0, wx = 0, ux = 0;
+  // The sums stay small (at most 16 * 7 * 255); their products need 64 bits.
+  int sww = 0, suu = 0, swu = 0, swx = 0, sux = 0;
   for (int i = 0; i < kTexels; ++i) {
     const int w = steps[c.index[i]];
     const int u = w < 0 ? 0 : d - w;
     const int wk = w < 0 ? 0 : w;
-    ww += wk * wk, uu += u * u, wu += wk * u;
-    wx += wk * v[i], ux += u * v[i];
+    sww += wk * wk, suu += u * u, swu += wk * u;
+    swx += wk * v[i], sux += u * v[i];
   }
+  const std::int64_t ww = sww, uu = suu, wu = swu, wx = swx, ux = sux;
   const std::int64_t det = ww * uu - wu * wu;
   if (det == 0) return false;
   const float scale = static_cast<float>(d) / static_cast<float>(det);
