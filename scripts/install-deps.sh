@@ -6,13 +6,14 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   libgtest-dev libgmock-dev libbenchmark-dev
-  libfmt-dev nlohmann-json3-dev libcli11-dev zlib1g-dev libzstd-dev
+  libfmt-dev nlohmann-json3-dev libcli11-dev zlib1g-dev libzstd-dev libpng-dev
   clang clang-format clang-tidy libclang-rt-dev
   # OpenCL: the ICD loader and headers to build against, PoCL as the implementation tests run on.
   ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd
   # The Vulkan backend: the loader and headers, lavapipe (a Vulkan device on any CPU, so the
   # Vulkan tests run everywhere), the validation layer the tests enable, and vulkaninfo.
   libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers vulkan-tools
+  libsquish-dev libstb-dev  # bc_bench compares gpumem's BCn encoders with these
 )
 
 missing=()

@@ -18,3 +18,8 @@
 #include "gpumem/core/units.hpp"
 #include "gpumem/memory/allocation.hpp"
 #include "gpumem/memory/manager.hpp"
+#include "gpumem/texture/bc_block.hpp"
+#include "gpumem/texture/bc_codec.hpp"
+#include "gpumem/texture/image.hpp"
+#include "gpumem/texture/image_io.hpp"
+#include "gpumem/texture/psnr.hpp"
