@@ -13,8 +13,8 @@
 
 #include "cli/demo_command.hpp"
 #include "cli/info_command.hpp"
-#include "cli/replay_command.hpp"
 #include "cli/ktx_command.hpp"
+#include "cli/replay_command.hpp"
 #include "cli/version.hpp"
 #include "gpumem/core/error.hpp"
 
