@@ -9,7 +9,7 @@
 //   gpumem::Image back = gpumem::decode_bc(blocks, img.width(), img.height(),
 //                                          gpumem::TextureFormat::BC7_UNORM_BLOCK);
 //
-// Quality levels trade speed for PSNR (docs/PERFORMANCE_BC.md has the figures): Fast fits a line
+// Quality levels trade speed for PSNR (docs/PERFORMANCE.md has the figures): Fast fits a line
 // through each block and refines it once; Normal and Best refine further and search more modes
 // and partitions. Output depends only on the input, format and quality, never on the thread
 // count. sRGB formats are encoded and decoded exactly as their UNORM twins (the bytes are the
