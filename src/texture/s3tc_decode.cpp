@@ -51,7 +51,7 @@ void decode_bc1_block(const std::uint8_t* block, std::uint8_t* rgba, bool transp
 void decode_bc2_block(const std::uint8_t* block, std::uint8_t* rgba) {
   decode_colour(block + 8, rgba, true, false);
   for (int i = 0; i < kBlockTexels; ++i) {
-    const unsigned nibble = (block[i / 2] >> (4 * (i % 2))) & 15U;
+    const unsigned nibble = static_cast<unsigned>(block[i / 2] >> (4 * (i % 2))) & 15U;
     rgba[i * 4 + 3] = static_cast<std::uint8_t>(nibble * 17);
   }
 }
