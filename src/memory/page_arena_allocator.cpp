@@ -57,7 +57,7 @@ TlsfAllocation handle_of(const Placement& placement) {
 
 }  // namespace
 
-PageArenaAllocator::PageArenaAllocator(BlockSource& source, ArenaOptions options)
+PageArenaAllocator::PageArenaAllocator(BlockSource& source, const ArenaOptions& options)
     : source_(source),
       vm_(require_virtual_memory(source)),
       heap_(source.heap().index),

@@ -72,7 +72,7 @@ class PageArenaAllocator final : public HeapAllocator {
   // Throws Unsupported (naming the device and heap) when the device has no virtual memory
   // management, InvalidArgument for bad options, and OutOfMemory when no range of at least the
   // heap size can be reserved.
-  explicit PageArenaAllocator(BlockSource& source, ArenaOptions options = {});
+  explicit PageArenaAllocator(BlockSource& source, const ArenaOptions& options = {});
   // Gives back every page and the range. Allocations still live are logged and go with them.
   ~PageArenaAllocator() override;
 

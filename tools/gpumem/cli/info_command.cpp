@@ -107,6 +107,7 @@ void run_info(const InfoOptions& options, std::ostream& out) {
   }
   const Config defaults = Config::defaults();
   std::vector<DeviceSummary> summaries;
+  summaries.reserve(devices.size());
   for (auto& device : devices) {
     summaries.push_back(summarize_device(std::shared_ptr<Device>(std::move(device)), defaults));
   }
