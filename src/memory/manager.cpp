@@ -121,7 +121,42 @@ Allocation Manager::try_allocate(const AllocationRequest& request) {
   return allocate_impl(request, false);
 }
 
-Allocation Manager::allocate_impl(const AllocationRequest& request, bool throw_on_failure) {
+Allocation Manager::allocate_dedicated(const AllocationRequest& request,
+                                       const BlockMaker& make_block) {
+  if (!make_block) throw InvalidArgument("allocate_dedicated: the block maker is empty");
+  return allocate_impl(request, true, &make_block);
+}
+
+Placement Manager::place_dedicated(std::uint32_t heap, std::uint64_t size,
+                                   const BlockMaker& make_block) {
+  HeapGovernor& governor = *governors_[heap];
+  std::uint64_t expected = 0;
+  if (!align_up(size, heaps()[heap].granularity, expected) || !governor.reserve(expected)) {
+    return {.refusal = GrowthRefusal::Budget};
+  }
+  RawBlock block;
+  try {
+    block = make_block(heap, size);
+  } catch (...) {
+    governor.unreserve(expected);
+    throw;
+  }
+  if (!block) {
+    governor.unreserve(expected);
+    return {.refusal = GrowthRefusal::Device};
+  }
+  if (block.size != expected) {  // the maker rounded its own way: count what it made
+    governor.unreserve(expected);
+    if (!governor.reserve(block.size)) {
+      device_->free_block(block);
+      return {.refusal = GrowthRefusal::Budget};
+    }
+  }
+  return {.block = block, .size = block.size};
+}
+
+Allocation Manager::allocate_impl(const AllocationRequest& request, bool throw_on_failure,
+                                  const BlockMaker* make_block) {
   const std::uint32_t heap = resolve_heap(request);
   const HeapInfo& info = heaps()[heap];
   if (request.alignment != 0 && !is_power_of_two(request.alignment)) {
@@ -148,7 +183,14 @@ Allocation Manager::allocate_impl(const AllocationRequest& request, bool throw_o
       if (!throw_on_failure) return {};
       throw BudgetExceeded(facts(heap, request.size, tag));
     }
-    placement = allocators_[heap]->allocate(request.size, alignment, request.movable);
+    try {
+      placement = make_block != nullptr
+                      ? place_dedicated(heap, request.size, *make_block)
+                      : allocators_[heap]->allocate(request.size, alignment, request.movable);
+    } catch (...) {
+      if (tag != nullptr) tag->counter.release(request.size);
+      throw;
+    }
     if (!placement) {
       if (tag != nullptr) tag->counter.release(request.size);
       if (placement.refusal == GrowthRefusal::Device) {
@@ -171,12 +213,13 @@ Allocation Manager::allocate_impl(const AllocationRequest& request, bool throw_o
                           .tag = request.tag,
                           .block = placement.block,
                           .offset = placement.offset,
-                          .allocator_token = placement.token};
+                          .allocator_token = placement.token,
+                          .dedicated = make_block != nullptr};
   AllocationHandle handle;
   try {
     handle = registry_.insert(std::move(record));
   } catch (...) {
-    if (placement) allocators_[heap]->deallocate(placement);
+    if (placement) give_back(heap, placement, make_block != nullptr);
     if (tag != nullptr) tag->counter.release(request.size);
     throw;
   }
@@ -217,14 +260,30 @@ void Manager::free_noexcept(const AllocationHandle& handle) noexcept {
 void Manager::release_memory(const AllocationRecord& record) noexcept {
   metrics_.on_free(record.heap, record.category, record.size);
   if (!record.block) return;  // a zero-byte allocation holds nothing
-  allocators_[record.heap]->deallocate({.block = record.block,
-                                        .offset = record.offset,
-                                        .size = record.reserved,
-                                        .token = record.allocator_token});
+  give_back(record.heap,
+            {.block = record.block,
+             .offset = record.offset,
+             .size = record.reserved,
+             .token = record.allocator_token},
+            record.dedicated);
   if (TagState* tag = tag_state(record.tag)) {
     tag->counter.release(record.size);
     if (tag->counter.used() <= tag->counter.soft()) tag->soft_warned.store(false);
   }
+}
+
+void Manager::give_back(std::uint32_t heap, const Placement& placement, bool dedicated) noexcept {
+  if (!dedicated) {
+    allocators_[heap]->deallocate(placement);
+    return;
+  }
+  try {
+    device_->free_block(placement.block);
+  } catch (const std::exception& e) {
+    log_message(LogLevel::Error, fmt::format("freeing a dedicated block of heap '{}': {}",
+                                             heaps()[heap].name, e.what()));
+  }
+  governors_[heap]->unreserve(placement.size);
 }
 
 void Manager::refresh_driver_figures() {

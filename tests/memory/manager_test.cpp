@@ -130,6 +130,36 @@ TEST(Manager, HardLimitRefusesWithTheFacts) {
   EXPECT_TRUE(m.within_budget());
 }
 
+TEST(Manager, DedicatedBlocksAreBudgetedTrackedAndGivenBack) {
+  LogCapture log;
+  auto device = small_device();
+  Manager m(device);  // pooled: a dedicated block must bypass the pool
+  int made = 0;
+  const Manager::BlockMaker make = [&](std::uint32_t heap, std::uint64_t size) {
+    ++made;
+    return device->try_allocate_block(heap, size, 1);
+  };
+  {
+    Allocation a = m.allocate_dedicated({.size = 300 * kMiB + 1, .tag = Tag("image")}, make);
+    EXPECT_EQ(a.offset(), 0U);
+    EXPECT_GE(a.block().size, 300 * kMiB + 1);
+    EXPECT_EQ(m.budget(0).own, a.block().size);
+    EXPECT_EQ(m.metrics().total.live_bytes, 300 * kMiB + 1);
+    ASSERT_EQ(m.leak_report().leaks.size(), 1U);
+    EXPECT_TRUE(m.leak_report().leaks[0].dedicated);
+    // The hard limit (512 MiB) holds before the maker is asked.
+    EXPECT_THROW(m.allocate_dedicated({.size = 300 * kMiB}, make), BudgetExceeded);
+    EXPECT_EQ(made, 1);
+  }
+  EXPECT_EQ(m.budget(0).own, 0U);  // given back to the device, not cached in a pool
+  EXPECT_EQ(m.metrics().total.live_count, 0U);
+  EXPECT_THROW(
+      m.allocate_dedicated({.size = kMiB}, [](std::uint32_t, std::uint64_t) { return RawBlock{}; }),
+      OutOfMemory);
+  EXPECT_THROW(m.allocate_dedicated({.size = kMiB}, {}), InvalidArgument);
+  EXPECT_EQ(m.budget(0).own, 0U);
+}
+
 TEST(Manager, HardLimitHoldsUnderEightThreads) {
   LogCapture log;
   auto device = small_device();

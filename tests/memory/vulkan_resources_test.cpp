@@ -154,30 +154,30 @@ TEST_F(VulkanResourcesTest, LinearAndOptimalResourcesNeverShareAGranularityPage)
   }
 }
 
-TEST_F(VulkanResourcesTest, DedicatedAllocationsAreTheirOwnMemoryAndCountAsUsage) {
+TEST_F(VulkanResourcesTest, DedicatedAllocationsAreTheirOwnMemoryAndTrackedByTheManager) {
   Manager& m = resources_->manager();
   const std::uint32_t heap = m.heap_for(HeapKind::DeviceLocal);
-  m.refresh_driver_figures();
-  const std::uint64_t external_before = m.budget(heap).external;
-  std::uint64_t dedicated = 0;
+  const std::uint64_t own_before = m.budget(heap).own;
   {
     VulkanImage image = resources_->create_image(image_info(VK_FORMAT_R8G8B8A8_UNORM, 512, 512),
-                                                 {.dedicated = true});
+                                                 {.tag = Tag("albedo"), .dedicated = true});
     VulkanBuffer buffer = resources_->create_buffer(
         buffer_info(kMiB, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT), {.dedicated = true});
     EXPECT_TRUE(image.dedicated());
     EXPECT_TRUE(buffer.dedicated());
     EXPECT_EQ(image.offset(), 0U);
     EXPECT_NE(image.block().id, buffer.block().id);
-    EXPECT_EQ(resources_->dedicated_count(), 2U);
-    EXPECT_EQ(resources_->dedicated_bytes(), image.size() + buffer.size());
-    EXPECT_EQ(m.metrics().total.live_count, 0U);  // not the manager's own
-    dedicated = image.size() + buffer.size();
-    EXPECT_GE(m.budget(heap).external, external_before + dedicated);
+    const MetricsSnapshot metrics = m.metrics();
+    EXPECT_EQ(metrics.total.live_count, 2U);
+    EXPECT_EQ(metrics.category(Category::Texture).live_count, 1U);
+    EXPECT_EQ(m.budget(heap).own, own_before + image.size() + buffer.size());
+    const LeakReport live = m.leak_report();
+    ASSERT_EQ(live.leaks.size(), 2U);
+    EXPECT_TRUE(live.leaks[0].dedicated);
+    EXPECT_EQ(live.leaks[0].tag.name(), "albedo");
   }
-  EXPECT_EQ(resources_->dedicated_count(), 0U);
-  // Freed, and the manager knows at once (a driver's own figure may lag a little behind).
-  EXPECT_LT(m.budget(heap).external, external_before + dedicated);
+  EXPECT_EQ(m.metrics().total.live_count, 0U);
+  EXPECT_EQ(m.budget(heap).own, own_before);
 }
 
 TEST_F(VulkanResourcesTest, BudgetsCoverResources) {
@@ -191,7 +191,7 @@ TEST_F(VulkanResourcesTest, BudgetsCoverResources) {
   EXPECT_THROW(small.create_buffer(buffer_info(6 * kMiB, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT),
                                    {.dedicated = true}),
                BudgetExceeded);
-  EXPECT_EQ(small.dedicated_count(), 0U);
+  EXPECT_EQ(small.manager().metrics().total.live_count, 1U);  // nothing left of the refusals
 }
 
 TEST_F(VulkanResourcesTest, WhatTheDeviceCannotDoIsNamed) {

@@ -53,8 +53,9 @@ struct AllocationRecord {
   RawBlock block;                                  // the backend block that holds it
   std::uint64_t offset = 0;                        // where in the block it starts
   std::array<std::uint64_t, 3> allocator_token{};  // the heap allocator's own record of it
-  Clock::time_point created;                       // the epoch when tracking is off
-  std::shared_ptr<const StackTrace> stack;         // null unless sampled
+  bool dedicated = false;     // the block is its alone, made by the caller (not the heap allocator)
+  Clock::time_point created;  // the epoch when tracking is off
+  std::shared_ptr<const StackTrace> stack;  // null unless sampled
 
   Clock::duration age(Clock::time_point now = Clock::now()) const { return now - created; }
 };

@@ -18,6 +18,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -75,6 +76,16 @@ class Manager {
   Allocation allocate(const AllocationRequest& request);
   // As allocate, but an empty Allocation instead of BudgetExceeded or OutOfMemory.
   Allocation try_allocate(const AllocationRequest& request);
+
+  // Makes a block of at least `size` bytes of `heap` for one allocation alone, or returns an
+  // empty block when the device has no room: memory only the caller's backend can make, such as
+  // a Vulkan allocation dedicated to one image.
+  using BlockMaker = std::function<RawBlock(std::uint32_t heap, std::uint64_t size)>;
+  // As allocate, with the memory `make_block` makes: the bytes (the size rounded to the heap's
+  // granularity) pass the heap's and the tag's hard budgets before it is called, and the
+  // allocation is recorded, counted, and leak-reported like any other. It never moves, and
+  // freeing it gives the block back with Device::free_block.
+  Allocation allocate_dedicated(const AllocationRequest& request, const BlockMaker& make_block);
   // Frees a handle taken from Allocation::release(); InvalidHandle for a handle that is not live
   // here (freed twice, or from another manager). Nothing changes when it throws.
   void free(const AllocationHandle& handle);
@@ -128,12 +139,16 @@ class Manager {
   friend class Allocation;
   struct TagState;
 
-  Allocation allocate_impl(const AllocationRequest& request, bool throw_on_failure);
+  Allocation allocate_impl(const AllocationRequest& request, bool throw_on_failure,
+                           const BlockMaker* make_block = nullptr);
+  Placement place_dedicated(std::uint32_t heap, std::uint64_t size, const BlockMaker& make_block);
   std::uint32_t resolve_heap(const AllocationRequest& request) const;
   const HeapInfo& checked_heap(std::uint32_t heap) const;
   TagState* tag_state(const Tag& tag) const noexcept;
   MemoryFacts facts(std::uint32_t heap, std::uint64_t requested, const TagState* tag) const;
   void release_memory(const AllocationRecord& record) noexcept;
+  // Back to the heap allocator, or to the device for a dedicated block.
+  void give_back(std::uint32_t heap, const Placement& placement, bool dedicated) noexcept;
   void free_noexcept(const AllocationHandle& handle) noexcept;
 
   std::shared_ptr<Device> device_;

@@ -24,9 +24,8 @@
 //   neighbour, bought with at most one page of padding per optimal image.
 // - Resources are immovable (defragmentation cannot rebind them).
 // - Dedicated allocations (VkMemoryDedicatedAllocateInfo) are made when the driver prefers or
-//   requires one or the request asks for one. They are checked against the heap's budget first;
-//   the manager then counts them as usage by others (the device reports them), not in its own
-//   metrics or leak reports: dedicated_count() and dedicated_bytes() say what they hold.
+//   requires one or the request asks for one, through Manager::allocate_dedicated: budgets,
+//   metrics, tags and leak reports cover them like pooled ones.
 // - Images are Category::Texture; texel_bytes() is their size by the core texture rules
 //   (core/texture_format.hpp), which also validate the description first for formats gpumem
 //   knows, naming the field that is wrong.
@@ -38,7 +37,6 @@
 
 #include <vulkan/vulkan.h>
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -63,9 +61,9 @@ struct VulkanResourceRequest {
 class VulkanBinding {
  public:
   std::uint32_t heap() const noexcept { return heap_; }
-  std::uint64_t size() const noexcept { return size_; }  // bytes set aside (padding included)
-  bool dedicated() const noexcept { return static_cast<bool>(dedicated_); }
-  const Allocation& allocation() const noexcept { return allocation_; }  // empty if dedicated
+  std::uint64_t size() const noexcept { return size_; }   // bytes set aside (padding included)
+  bool dedicated() const noexcept { return dedicated_; }  // a VkDeviceMemory of its own
+  const Allocation& allocation() const noexcept { return allocation_; }
   RawBlock block() const;
   std::uint64_t offset() const;  // in block()
   // CPU pointer to the resource's first byte; Unsupported where the heap is not host-visible.
@@ -84,7 +82,7 @@ class VulkanBinding {
   friend class VulkanResources;
   VulkanResources* owner_ = nullptr;
   Allocation allocation_;
-  RawBlock dedicated_;
+  bool dedicated_ = false;
   std::uint32_t heap_ = 0;
   std::uint64_t size_ = 0;
 };
@@ -130,8 +128,6 @@ class VulkanResources {
   // Throws InvalidArgument for a null device or a bad config.
   explicit VulkanResources(std::shared_ptr<VulkanDevice> device,
                            Config config = Config::defaults());
-  // Logs a warning naming how many dedicated resources are still live.
-  ~VulkanResources();
   VulkanResources(const VulkanResources&) = delete;
   VulkanResources& operator=(const VulkanResources&) = delete;
 
@@ -146,8 +142,6 @@ class VulkanResources {
 
   Manager& manager() noexcept { return manager_; }
   VulkanDevice& device() const noexcept { return *device_; }
-  std::uint64_t dedicated_count() const noexcept;
-  std::uint64_t dedicated_bytes() const noexcept;
 
  private:
   friend class VulkanBinding;
@@ -157,12 +151,9 @@ class VulkanResources {
              VkImage image, VulkanBinding& binding);
   std::uint32_t choose_heap(const VulkanMemoryRequirements& needs,
                             const VulkanResourceRequest& request, std::string_view what) const;
-  void free_dedicated(const RawBlock& block) noexcept;
 
   std::shared_ptr<VulkanDevice> device_;
-  Manager manager_;
-  std::atomic<std::uint64_t> dedicated_count_{0};
-  std::atomic<std::uint64_t> dedicated_bytes_{0};
+  Manager manager_;  // its leak report names resources still live when this is destroyed
 };
 
 }  // namespace gpumem

@@ -52,7 +52,7 @@ std::optional<TextureDesc> texture_desc(const VkImageCreateInfo& info) {
 VulkanBinding::VulkanBinding(VulkanBinding&& other) noexcept
     : owner_(std::exchange(other.owner_, nullptr)),
       allocation_(std::move(other.allocation_)),
-      dedicated_(std::exchange(other.dedicated_, {})),
+      dedicated_(std::exchange(other.dedicated_, false)),
       heap_(other.heap_),
       size_(std::exchange(other.size_, 0)) {}
 
@@ -61,7 +61,7 @@ VulkanBinding& VulkanBinding::operator=(VulkanBinding&& other) noexcept {
     release_memory();
     owner_ = std::exchange(other.owner_, nullptr);
     allocation_ = std::move(other.allocation_);
-    dedicated_ = std::exchange(other.dedicated_, {});
+    dedicated_ = std::exchange(other.dedicated_, false);
     heap_ = other.heap_;
     size_ = std::exchange(other.size_, 0);
   }
@@ -72,14 +72,13 @@ VulkanBinding::~VulkanBinding() { release_memory(); }
 
 void VulkanBinding::release_memory() noexcept {
   allocation_.reset();
-  if (dedicated_ && owner_ != nullptr) owner_->free_dedicated(dedicated_);
-  dedicated_ = {};
+  dedicated_ = false;
   size_ = 0;
 }
 
-RawBlock VulkanBinding::block() const { return dedicated_ ? dedicated_ : allocation_.block(); }
+RawBlock VulkanBinding::block() const { return allocation_.block(); }
 
-std::uint64_t VulkanBinding::offset() const { return dedicated_ ? 0 : allocation_.offset(); }
+std::uint64_t VulkanBinding::offset() const { return allocation_.offset(); }
 
 std::byte* VulkanBinding::map() const {
   if (owner_ == nullptr) throw InvalidArgument("map: the Vulkan resource is empty");
@@ -162,24 +161,6 @@ std::shared_ptr<VulkanDevice> checked(std::shared_ptr<VulkanDevice> device) {
 VulkanResources::VulkanResources(std::shared_ptr<VulkanDevice> device, Config config)
     : device_(checked(std::move(device))), manager_(device_, pooled(std::move(config))) {}
 
-VulkanResources::~VulkanResources() {
-  if (const std::uint64_t n = dedicated_count(); n != 0) {
-    log_message(
-        LogLevel::Warning,
-        fmt::format("Vulkan resources on '{}' destroyed with {} dedicated allocation{} "
-                    "({}) still live",
-                    device_->info().name, n, n == 1 ? "" : "s", format_bytes(dedicated_bytes())));
-  }
-}
-
-std::uint64_t VulkanResources::dedicated_count() const noexcept {
-  return dedicated_count_.load(std::memory_order_relaxed);
-}
-
-std::uint64_t VulkanResources::dedicated_bytes() const noexcept {
-  return dedicated_bytes_.load(std::memory_order_relaxed);
-}
-
 std::uint32_t VulkanResources::choose_heap(const VulkanMemoryRequirements& needs,
                                            const VulkanResourceRequest& request,
                                            std::string_view what) const {
@@ -215,24 +196,17 @@ void VulkanResources::place(const VulkanMemoryRequirements& needs, bool optimal_
   binding.owner_ = this;
   binding.heap_ = heap;
   if (request.dedicated || needs.prefers_dedicated || needs.requires_dedicated) {
-    manager_.check_budget(needs.size, heap);  // BudgetExceeded names heap, request and budget
-    const RawBlock block = device_->try_allocate_dedicated_block(heap, needs.size, buffer, image);
-    if (!block) {
-      const BudgetStatus b = manager_.budget(heap);
-      throw OutOfMemory({.heap = device_->info().heaps[heap].name,
-                         .requested = needs.size,
-                         .budget = b.hard,
-                         .usage = b.usage,
-                         .pressure = b.pressure,
-                         .tag = std::string(request.tag.name())},
-                        fmt::format("the device has no room for a dedicated {}", what));
-    }
-    binding.dedicated_ = block;
-    binding.size_ = block.size;
-    dedicated_count_.fetch_add(1, std::memory_order_relaxed);
-    dedicated_bytes_.fetch_add(block.size, std::memory_order_relaxed);
-    // The manager learns of the memory as the device's usage, now rather than at its next refresh.
-    manager_.refresh_driver_figures();
+    binding.allocation_ = manager_.allocate_dedicated(
+        {.size = needs.size,
+         .heap = heap,
+         .category = category,
+         .tag = request.tag,
+         .movable = false},
+        [&](std::uint32_t h, std::uint64_t size) {
+          return device_->try_allocate_dedicated_block(h, size, buffer, image);
+        });
+    binding.dedicated_ = true;
+    binding.size_ = binding.allocation_.block().size;
     return;
   }
   // Optimal images fill whole bufferImageGranularity pages, so no linear neighbour shares one.
@@ -250,18 +224,6 @@ void VulkanResources::place(const VulkanMemoryRequirements& needs, bool optimal_
                                            .tag = request.tag,
                                            .movable = false});
   binding.size_ = size;
-}
-
-void VulkanResources::free_dedicated(const RawBlock& block) noexcept {
-  try {
-    device_->free_block(block);
-    dedicated_count_.fetch_sub(1, std::memory_order_relaxed);
-    dedicated_bytes_.fetch_sub(block.size, std::memory_order_relaxed);
-    manager_.refresh_driver_figures();
-  } catch (const std::exception& e) {
-    log_message(LogLevel::Error,
-                fmt::format("freeing a dedicated Vulkan allocation: {}", e.what()));
-  }
 }
 
 VulkanBuffer VulkanResources::create_buffer(const VkBufferCreateInfo& info,
