@@ -8,6 +8,7 @@
 #include "backend/common/block_ledger.hpp"
 #include "backend/common/copy_checks.hpp"
 #include "backend/common/device_options.hpp"
+#include "backend/common/pinned_host_heap.hpp"
 #include "backend/cuda/cuda_check.hpp"
 #include "backend/cuda/cuda_copy_stream.hpp"
 #include "backend/cuda/cuda_driver_api.hpp"
@@ -123,23 +124,10 @@ Facts gather(const CudaDeviceConfig& config) {
   device.driver_usage = total_bytes - free_bytes;
   f.info.heaps.push_back(device);
 
-  // Page-locked memory is taken from the OS for good (it cannot be swapped), so the heap is
-  // capped well below the machine's memory: a quarter leaves room for everything else.
   const bool pinned_configured = config.pinned_host_bytes != 0;
-  HeapInfo pinned;
-  pinned.index = CudaDevice::kPinnedHostHeap;
-  pinned.name = "pinned-host";
-  pinned.kind = HeapKind::PinnedHost;
-  pinned.flags = {.host_visible = true, .host_coherent = true, .host_cached = true};
-  pinned.size = pinned_configured ? config.pinned_host_bytes
-                                  : HostDeviceConfig::system().heaps.front().size / 4;
-  pinned.granularity = detail::host_page_size();
-  pinned.driver_budget = pinned.size;
-  pinned.driver_usage = 0;
-  if (pinned.size < pinned.granularity) {
-    throw InvalidArgument(fmt::format("{}: pinned-host heap of {} is smaller than a page", at,
-                                      format_bytes(pinned.size)));
-  }
+  const HeapInfo pinned =
+      detail::pinned_host_heap(CudaDevice::kPinnedHostHeap, "pinned-host", config.pinned_host_bytes,
+                               HostDeviceConfig::system().heaps.front().size, at);
   f.info.heaps.push_back(pinned);
 
   if (config.managed) {

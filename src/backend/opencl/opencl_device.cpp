@@ -9,6 +9,7 @@
 #include "backend/common/block_ledger.hpp"
 #include "backend/common/copy_checks.hpp"
 #include "backend/common/device_options.hpp"
+#include "backend/common/pinned_host_heap.hpp"
 #include "backend/opencl/opencl_check.hpp"
 #include "backend/opencl/opencl_copy_queue.hpp"
 #include "backend/opencl/opencl_platforms.hpp"
@@ -87,23 +88,10 @@ Facts gather(const OpenclDeviceConfig& config) {
   device.driver_usage = 0;
   f.info.heaps.push_back(device);
 
-  // Pinned memory cannot be swapped: a quarter of what it comes out of leaves room for the rest.
-  const bool configured = config.host_visible_bytes != 0;
-  HeapInfo host;
-  host.index = OpenclDevice::kHostVisibleHeap;
-  host.name = "host-visible";
-  host.kind = HeapKind::PinnedHost;
-  host.flags = {.host_visible = true, .host_coherent = true, .host_cached = true};
-  host.size = configured  ? config.host_visible_bytes
-              : f.unified ? global / 4
-                          : HostDeviceConfig::system().heaps.front().size / 4;
-  host.granularity = page;
-  host.driver_budget = host.size;
-  host.driver_usage = 0;
-  if (host.size < page) {
-    throw InvalidArgument(fmt::format("{}: host-visible heap of {} is smaller than a page", f.label,
-                                      format_bytes(host.size)));
-  }
+  // On a unified device the pinned memory comes out of what the device reports as its own.
+  const HeapInfo host = detail::pinned_host_heap(
+      OpenclDevice::kHostVisibleHeap, "host-visible", config.host_visible_bytes,
+      f.unified ? global : HostDeviceConfig::system().heaps.front().size, f.label);
   f.info.heaps.push_back(host);
 
   auto& p = f.info.properties;
@@ -119,8 +107,8 @@ Facts gather(const OpenclDeviceConfig& config) {
   p.emplace_back("unified memory", f.unified ? "yes (the device heap is host memory)" : "no");
   p.emplace_back("sub-buffer alignment", fmt::format("{} bytes", f.base_alignment));
   p.emplace_back("host-visible cap",
-                 format_bytes(host.size) + (configured  ? " (configured)"
-                                            : f.unified ? " (global memory / 4)"
+                 format_bytes(host.size) + (config.host_visible_bytes != 0 ? " (configured)"
+                                            : f.unified                    ? " (global memory / 4)"
                                                         : " (physical memory / 4)"));
   return f;
 }
