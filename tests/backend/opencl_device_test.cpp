@@ -152,8 +152,8 @@ TEST_F(OpenclDeviceTest, DescribesItsHeapsAndItself) {
   EXPECT_EQ(host.kind, HeapKind::PinnedHost);
   EXPECT_EQ(host.size, 256 * kMiB);
   EXPECT_TRUE(host.flags.host_visible && host.flags.host_coherent);
-  EXPECT_GT(device_->max_block_size(), 0U);
-  EXPECT_LE(device_->max_block_size(), dev.size);
+  EXPECT_GT(device_->max_block_size(dev.index), 0U);
+  EXPECT_LE(device_->max_block_size(dev.index), dev.size);
   EXPECT_TRUE(is_power_of_two(device_->sub_buffer_alignment()));
   std::vector<std::string> names;
   for (const auto& [name, value] : info.properties) {
@@ -288,7 +288,7 @@ TEST_F(OpenclDeviceTest, FencesCompleteInIssueOrder) {
 }
 
 TEST_F(OpenclDeviceTest, TooLargeIsAClearErrorAndNoRoomAnEmptyBlock) {
-  const std::uint64_t max = device_->max_block_size();
+  const std::uint64_t max = device_->max_block_size(kDevice);
   EXPECT_THAT([&] { device_->try_allocate_block(kDevice, max + 1, 256); },
               ThrowsMessage<InvalidArgument>(HasSubstr("CL_DEVICE_MAX_MEM_ALLOC_SIZE")));
   // Larger than the heap: never possible, and refused by the books without asking OpenCL.

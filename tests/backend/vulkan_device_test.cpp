@@ -180,6 +180,16 @@ TEST_F(VulkanDeviceTest, AllocatesAlignedBlocksAndRefusesBadRequests) {
   EXPECT_THROW(device_->free_block(blocks.front()), InvalidHandle);
 }
 
+TEST_F(VulkanDeviceTest, BlocksAboveMaxMemoryAllocationSizeAreRefusedNamingIt) {
+  const std::uint32_t heap = device_memory();
+  const std::uint64_t max = device_->max_block_size(heap);
+  ASSERT_GT(max, 0U);
+  ASSERT_LE(max, device_->heap(heap).size);
+  if (max == device_->heap(heap).size) GTEST_SKIP() << "the device can allocate its whole heap";
+  EXPECT_THAT([&] { device_->try_allocate_block(heap, max + 1, 256); },
+              ThrowsMessage<InvalidArgument>(HasSubstr("maxMemoryAllocationSize")));
+}
+
 TEST_F(VulkanDeviceTest, CopiesThroughTheTransferQueueWithFences) {
   const std::uint64_t size = 4 * kMiB + 123;
   const RawBlock source = device_->try_allocate_block(mappable(), size, 256);

@@ -20,9 +20,6 @@
 
 #include "gpumem/backend/host_device.hpp"
 #include "gpumem/backend/registry.hpp"
-#if GPUMEM_HAS_OPENCL
-#include "gpumem/backend/opencl_device.hpp"
-#endif
 #include "gpumem/core/error.hpp"
 #include "gpumem/core/units.hpp"
 #include "gpumem/memory/manager.hpp"
@@ -57,17 +54,6 @@ const std::vector<Backend> kBackends{
     {"cuda", spec("cuda:0,pinned=1GiB")},
     {"opencl", spec("opencl:0")},
 };
-
-// OpenCL cannot make a buffer above CL_DEVICE_MAX_MEM_ALLOC_SIZE (2 GiB on PoCL), whatever the
-// heap size; the other backends have no such limit below the heap.
-std::uint64_t largest_block([[maybe_unused]] Device& device) {
-#if GPUMEM_HAS_OPENCL
-  if (const auto* opencl = dynamic_cast<const OpenclDevice*>(&device)) {
-    return opencl->max_block_size();
-  }
-#endif
-  return UINT64_MAX;
-}
 
 std::string skip_reason(const std::string& backend) {
   for (const BackendStatus& s : backend_statuses()) {
@@ -152,7 +138,7 @@ class Conformance : public ::testing::TestWithParam<Backend> {
 TEST_P(Conformance, AllocatesAndFreesManySizesAndAlignments) {
   auto m = manager(with(AllocatorKind::Pool));
   const std::uint32_t heap = device_heap(*m);
-  const std::uint64_t large = std::min(m->budget(heap).hard / 2, largest_block(m->device()));
+  const std::uint64_t large = std::min(m->budget(heap).hard / 2, m->device().max_block_size(heap));
   std::vector<Allocation> live;
   for (const std::uint64_t size :
        {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{3}, std::uint64_t{255},

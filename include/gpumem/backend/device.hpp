@@ -80,6 +80,11 @@ class Device {
   // Throws InvalidHandle for a block this device did not hand out or already took back.
   virtual void free_block(const RawBlock& block) = 0;
 
+  // The largest block try_allocate_block makes on a heap: the API's limit on one allocation
+  // (Vulkan's maxMemoryAllocationSize, OpenCL's CL_DEVICE_MAX_MEM_ALLOC_SIZE) where it is below
+  // the heap's size, else the heap's size. Larger requests throw InvalidArgument naming it.
+  virtual std::uint64_t max_block_size(std::uint32_t heap) const { return this->heap(heap).size; }
+
   // CPU pointer to the first byte of a block of a host-visible heap; Unsupported otherwise.
   // Host-visible blocks stay mapped until freed, so map is cheap and unmap is not needed.
   virtual std::byte* map(const RawBlock& block) = 0;

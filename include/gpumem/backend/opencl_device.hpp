@@ -139,6 +139,8 @@ class OpenclDevice final : public Device {
   RawBlock try_allocate_block(std::uint32_t heap, std::uint64_t size,
                               std::uint64_t alignment) override;
   void free_block(const RawBlock& block) override;
+  // CL_DEVICE_MAX_MEM_ALLOC_SIZE, or the heap's size where that is smaller.
+  std::uint64_t max_block_size(std::uint32_t heap) const override;
   // Host-visible blocks; Unsupported for device blocks.
   std::byte* map(const RawBlock& block) override;
   FenceValue copy(const RawBlock& src, std::uint64_t src_offset, const RawBlock& dst,
@@ -154,8 +156,6 @@ class OpenclDevice final : public Device {
   OpenclSubBuffer sub_buffer(const RawBlock& block, std::uint64_t offset, std::uint64_t size) const;
   // CL_DEVICE_MEM_BASE_ADDR_ALIGN in bytes.
   std::uint64_t sub_buffer_alignment() const noexcept;
-  // CL_DEVICE_MAX_MEM_ALLOC_SIZE: the largest block.
-  std::uint64_t max_block_size() const noexcept;
 
   cl_context context() const noexcept;
   cl_device_id device_id() const noexcept;

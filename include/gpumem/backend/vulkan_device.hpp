@@ -122,6 +122,8 @@ class VulkanDevice final : public Device {
   RawBlock try_allocate_block(std::uint32_t heap, std::uint64_t size,
                               std::uint64_t alignment) override;
   void free_block(const RawBlock& block) override;
+  // maxMemoryAllocationSize, or the heap's size where that is smaller.
+  std::uint64_t max_block_size(std::uint32_t heap) const override;
   // Host-visible blocks (mapped when allocated); Unsupported for device-local ones.
   std::byte* map(const RawBlock& block) override;
   FenceValue copy(const RawBlock& src, std::uint64_t src_offset, const RawBlock& dst,
@@ -162,6 +164,9 @@ class VulkanDevice final : public Device {
  private:
   struct State;
   void note_driver_figures();  // into info()'s heaps, as other backends report them
+  // The size rounded by the heap's rules; InvalidArgument above maxMemoryAllocationSize.
+  std::uint64_t checked_block_size(std::uint32_t heap, std::uint64_t size,
+                                   std::uint64_t alignment) const;
   std::unique_ptr<State> state_;
 };
 

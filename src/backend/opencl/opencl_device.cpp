@@ -430,7 +430,9 @@ OpenclSubBuffer OpenclDevice::sub_buffer(const RawBlock& block, std::uint64_t of
 }
 
 std::uint64_t OpenclDevice::sub_buffer_alignment() const noexcept { return state_->base_alignment; }
-std::uint64_t OpenclDevice::max_block_size() const noexcept { return state_->max_alloc; }
+std::uint64_t OpenclDevice::max_block_size(std::uint32_t heap) const {
+  return std::min(state_->max_alloc, this->heap(heap).size);
+}
 cl_context OpenclDevice::context() const noexcept { return state_->context; }
 cl_device_id OpenclDevice::device_id() const noexcept { return state_->device; }
 cl_command_queue OpenclDevice::queue() const noexcept { return state_->queue->get(); }

@@ -164,6 +164,9 @@ Facts gather(const detail::VulkanContext& c) {
   out.emplace_back("budgets", c.memory_budget ? "VK_EXT_memory_budget"
                                               : "80% of each heap (no VK_EXT_memory_budget)");
   out.emplace_back("buffer device address", c.buffer_device_address ? "on" : "off");
+  out.emplace_back("max allocation", f.max_allocation != 0
+                                         ? format_bytes(f.max_allocation) + " (the largest block)"
+                                         : std::string("not reported"));
   out.emplace_back("bufferImageGranularity", format_bytes(f.buffer_image_granularity));
   out.emplace_back("nonCoherentAtomSize", format_bytes(f.non_coherent_atom));
   out.emplace_back("copy queue family", std::to_string(c.queue_family));
@@ -434,9 +437,28 @@ HeapReport VulkanDevice::query_heap(std::uint32_t heap) {
   return {.budget = h.size / 5 * 4, .usage = usage};
 }
 
+std::uint64_t VulkanDevice::max_block_size(std::uint32_t heap) const {
+  const std::uint64_t heap_size = this->heap(heap).size;
+  const std::uint64_t limit = state_->facts.max_allocation;
+  return limit != 0 ? std::min(limit, heap_size) : heap_size;
+}
+
+std::uint64_t VulkanDevice::checked_block_size(std::uint32_t heap, std::uint64_t size,
+                                               std::uint64_t alignment) const {
+  const std::uint64_t rounded = state_->ledger.checked_size(info(), heap, size, alignment);
+  const std::uint64_t limit = state_->facts.max_allocation;
+  if (limit != 0 && rounded > limit) {
+    throw InvalidArgument(fmt::format(
+        "{}: a block of {} on heap '{}' is larger than maxMemoryAllocationSize ({}), the largest "
+        "allocation the device makes",
+        state_->where(), format_bytes(rounded), info().heaps[heap].name, format_bytes(limit)));
+  }
+  return rounded;
+}
+
 RawBlock VulkanDevice::try_allocate_block(std::uint32_t heap, std::uint64_t size,
                                           std::uint64_t alignment) {
-  const std::uint64_t rounded = state_->ledger.checked_size(info(), heap, size, alignment);
+  const std::uint64_t rounded = checked_block_size(heap, size, alignment);
   if (!state_->ledger.try_take(heap, rounded)) return {};
   try {
     const RawBlock block = state_->allocate(heap, rounded, alignment, nullptr);
@@ -454,7 +476,7 @@ RawBlock VulkanDevice::try_allocate_dedicated_block(std::uint32_t heap, std::uin
     throw InvalidArgument(state_->where() +
                           ": a dedicated block is for exactly one buffer or one image");
   }
-  const std::uint64_t rounded = state_->ledger.checked_size(info(), heap, size, 1);
+  const std::uint64_t rounded = checked_block_size(heap, size, 1);
   if (!state_->ledger.try_take(heap, rounded)) return {};
   const VkMemoryDedicatedAllocateInfo dedicated{
       .sType = VK_STRUCTURE_TYPE_MEMORY_DEDICATED_ALLOCATE_INFO, .image = image, .buffer = buffer};
