@@ -40,10 +40,14 @@ int owner_of(const void* p) {
   return a.device;
 }
 
-// Whether every byte of [p, p + bytes) is `value` (read with a synchronous copy through UVA).
-bool holds(const void* p, std::uint64_t bytes, unsigned char value) {
+// Whether every byte of [p, p + bytes) on `device` is `value`. The copy is issued by the block's
+// own device: pages on CUDA virtual memory are mapped for it (and granted peers) only.
+bool holds(const void* p, std::uint64_t bytes, unsigned char value, int device) {
   std::vector<unsigned char> host(bytes);
-  if (cudaMemcpy(host.data(), p, bytes, cudaMemcpyDefault) != cudaSuccess) return false;
+  if (cudaSetDevice(device) != cudaSuccess ||
+      cudaMemcpy(host.data(), p, bytes, cudaMemcpyDeviceToHost) != cudaSuccess) {
+    return false;
+  }
   for (const unsigned char c : host) {
     if (c != value) return false;
   }
@@ -113,7 +117,12 @@ TEST_F(CudaMultiGpu, EachDevicesAllocationsStayOnItFromManyThreads) {
         if (cudaGetDevice(&current) != cudaSuccess || current != home) {
           report("the allocator changed the current device to " + std::to_string(current));
         }
-        if (cudaMemset(p, value, bytes) != cudaSuccess) report("cudaMemset failed");
+        // Written on the stream it was allocated on, by its own device (see holds()).
+        if (cudaSetDevice(device) != cudaSuccess ||
+            cudaMemsetAsync(p, value, bytes, on) != cudaSuccess ||
+            cudaSetDevice(home) != cudaSuccess) {
+          report("cudaMemsetAsync failed");
+        }
         mine.push_back({p, bytes, device, value});
       }
       if (cudaStreamSynchronize(stream) != cudaSuccess) report("cudaStreamSynchronize failed");
@@ -126,16 +135,16 @@ TEST_F(CudaMultiGpu, EachDevicesAllocationsStayOnItFromManyThreads) {
       for (int t = 0; t < kThreadsPerDevice; ++t) threads.emplace_back(worker, d);
     }
     for (std::thread& t : threads) t.join();
-    EXPECT_TRUE(problems.empty()) << problems.front();
+    for (const std::string& problem : problems) ADD_FAILURE() << problem;
     ASSERT_EQ(blocks.size(),
               static_cast<std::size_t>(devices_ * kThreadsPerDevice * kBlocksPerThread));
     for (int d = 0; d < devices_; ++d) {
       check(cudaSetDevice(d));
-      check(cudaDeviceSynchronize());
+      check(cudaDeviceSynchronize());  // the legacy-stream writes of the away blocks
     }
     for (const Block& b : blocks) {
       EXPECT_EQ(owner_of(b.p), b.device) << b.p;
-      EXPECT_TRUE(holds(b.p, b.bytes, b.value)) << b.p << " on device " << b.device;
+      EXPECT_TRUE(holds(b.p, b.bytes, b.value, b.device)) << b.p << " on device " << b.device;
     }
     for (const Block& b : blocks)
       gpus[static_cast<std::size_t>(b.device)]->deallocate(b.p, b.bytes);
@@ -189,7 +198,7 @@ TEST_F(CudaMultiGpu, PeerAccessOnRequestCopiesAndWritesAcrossDevices) {
     check(cudaStreamSynchronize(stream));
     check(cudaStreamDestroy(stream));
     check(cudaSetDevice(0));
-    EXPECT_TRUE(holds(on0, kBytes, 0xa5));
+    EXPECT_TRUE(holds(on0, kBytes, 0xa5, 0));
     EXPECT_EQ(owner_of(on0), 0);
     EXPECT_EQ(owner_of(on1), 1);
     gpu0.deallocate(on0, kBytes);
