@@ -182,6 +182,7 @@ Allocator cuda_malloc_async_allocator(cudaMemPool_t pool) {
 Allocator torch_caching_allocator(const std::string& library) {
   void* handle = ::dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) {
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): called once, before the bench starts any thread
     const char* error = ::dlerror();
     throw gpumem::Error(
         fmt::format("--torch-caching {}: {}", library, error != nullptr ? error : "dlopen failed"));

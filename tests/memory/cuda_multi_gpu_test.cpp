@@ -84,6 +84,7 @@ TEST_F(CudaMultiGpu, EachDevicesAllocationsStayOnItFromManyThreads) {
   for (const bool virtual_memory : {true, false}) {
     SCOPED_TRACE(virtual_memory ? "arena" : "pool");
     std::vector<std::unique_ptr<CudaStreamAllocator> > gpus;
+    gpus.reserve(static_cast<std::size_t>(devices_));
     for (int d = 0; d < devices_; ++d) {
       gpus.push_back(std::make_unique<CudaStreamAllocator>(CudaAllocatorOptions{
           .device = static_cast<std::uint32_t>(d), .virtual_memory = virtual_memory}));
