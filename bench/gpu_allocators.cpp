@@ -6,13 +6,15 @@
 // ns/op (wall time of the replay's events over their count; the median of --repeat runs) and
 // peak reserved / peak live.
 //
-// PyTorch's caching allocator is not measured here: its raw_alloc/raw_delete are inline calls
-// through a virtual interface in PyTorch's headers, so they need a build against PyTorch's C++
-// distribution, which this build does not depend on. bench/traces/README.md lists its figures on
-// the same traces and GPU.
+// PyTorch's caching allocator (c10 raw_alloc/raw_delete) joins them with --torch-caching LIB:
+// its calls are inline in PyTorch's headers, so they live in bench/torch_caching_replay.cpp,
+// built against an installed PyTorch by scripts/build-torch-bench.sh and loaded here at run
+// time; gpumem's build does not depend on PyTorch.
 //
 //   ./build/bench/gpu_allocators --traces bench/traces --repeat 3 --malloc-ops 20000
+//   ./build/bench/gpu_allocators --torch-caching .device/torch/libgpumem_torch_caching.so
 #include <cuda_runtime_api.h>
+#include <dlfcn.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -175,6 +177,56 @@ Allocator cuda_malloc_async_allocator(cudaMemPool_t pool) {
   return a;
 }
 
+// PyTorch's caching allocator through the C functions of bench/torch_caching_replay.cpp, loaded
+// from `library` (kept loaded until exit: PyTorch's static state must outlive its last use).
+Allocator torch_caching_allocator(const std::string& library) {
+  void* handle = ::dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) {
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): called once, before the bench starts any thread
+    const char* error = ::dlerror();
+    throw gpumem::Error(
+        fmt::format("--torch-caching {}: {}", library, error != nullptr ? error : "dlopen failed"));
+  }
+  const auto symbol = [&](const char* name) {
+    void* f = ::dlsym(handle, name);
+    if (f == nullptr) {
+      throw gpumem::Error(fmt::format("--torch-caching {}: no function {}", library, name));
+    }
+    return f;
+  };
+  using Init = int (*)();
+  using Version = const char* (*)();
+  using Alloc = void* (*)(std::uint64_t);
+  using Free = int (*)(void*);
+  using Peak = std::uint64_t (*)();
+  const auto init = reinterpret_cast<Init>(symbol("gpumem_torch_caching_init"));
+  const auto version = reinterpret_cast<Version>(symbol("gpumem_torch_caching_version"));
+  const auto alloc = reinterpret_cast<Alloc>(symbol("gpumem_torch_caching_alloc"));
+  const auto release = reinterpret_cast<Free>(symbol("gpumem_torch_caching_free"));
+  const auto empty = reinterpret_cast<Init>(symbol("gpumem_torch_caching_empty"));
+  const auto peak = reinterpret_cast<Peak>(symbol("gpumem_torch_caching_peak_reserved"));
+  if (init() != 0) throw gpumem::Error("PyTorch's caching allocator did not start (see above)");
+  fmt::print("# PyTorch {} caching allocator from {}\n", version(), library);
+  Allocator a;
+  a.name = "pytorch";
+  a.reset = [empty] {
+    if (empty() != 0) throw gpumem::Error("PyTorch's emptyCache failed (see above)");
+  };
+  a.allocate = [alloc](std::uint64_t b) {
+    void* p = alloc(b);
+    if (p == nullptr && b != 0) {
+      throw gpumem::Error(fmt::format("PyTorch's raw_alloc({}) failed", b));
+    }
+    return p;
+  };
+  a.deallocate = [release](void* p, std::uint64_t) {
+    if (release(p) != 0) throw gpumem::Error("PyTorch's raw_delete failed (see above)");
+  };
+  a.peak_reserved = peak;
+  a.finish = [empty] { static_cast<void>(empty()); };
+  return a;
+}
+
 // What the page-mapped arena's driver calls cost on this machine, each timed over `n` calls:
 // creating a page, mapping it (cuMemMap + cuMemSetAccess), unmapping it, and synchronising an
 // idle device (what the allocator does before freed pages are unmapped).
@@ -218,6 +270,7 @@ int run(int argc, char** argv) {
   std::filesystem::path traces = "bench/traces";
   int repeat = 3;
   std::uint64_t malloc_ops = 20000;  // cudaMalloc on churn200k, as the traces' README measured
+  std::string torch_caching;         // the library of bench/torch_caching_replay.cpp, if given
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string key = argv[i];
     if (key == "--traces") {
@@ -226,8 +279,12 @@ int run(int argc, char** argv) {
       repeat = std::max(1, std::atoi(argv[i + 1]));
     } else if (key == "--malloc-ops") {
       malloc_ops = std::strtoull(argv[i + 1], nullptr, 10);
+    } else if (key == "--torch-caching") {
+      torch_caching = argv[i + 1];
     } else {
-      fmt::print(stderr, "unknown option {} (known: --traces DIR, --repeat N, --malloc-ops N)\n",
+      fmt::print(stderr,
+                 "unknown option {} (known: --traces DIR, --repeat N, --malloc-ops N, "
+                 "--torch-caching LIB)\n",
                  key);
       return 2;
     }
@@ -260,6 +317,7 @@ int run(int argc, char** argv) {
   std::unique_ptr<gpumem::CudaStreamAllocator> g;
   std::vector<Allocator> allocators = {gpumem_allocator(true, g), gpumem_allocator(false, g),
                                        cuda_malloc_async_allocator(pool), cuda_malloc_allocator()};
+  if (!torch_caching.empty()) allocators.push_back(torch_caching_allocator(torch_caching));
   std::vector<Result> results;
   for (const gpumem::ReplayPlan& plan : plans) {
     for (Allocator& a : allocators) {

@@ -2,7 +2,9 @@
 # One batch on a GPU machine, from the repository root with .device/ holding the built binaries
 # (gpumem, test and bench programs, the torch plug-in, train_small.py, traces/, kodak/, lib/ with
 # the shared libraries the build machine linked): every test binary, the CLI, CPU and GPU
-# benchmarks, the PyTorch plug-in. Writes at most 8 files to $OUT. Figures: docs/PERFORMANCE.md.
+# benchmarks (PyTorch's caching allocator built there by scripts/build-torch-bench.sh when torch
+# imports), the CUDA tests under compute-sanitizer memcheck, the PyTorch plug-in and the CuPy
+# example. Writes at most 8 files to $OUT. Figures: docs/PERFORMANCE.md.
 D=$PWD/.device
 export LD_LIBRARY_PATH=$D/lib
 mkdir -p /work && ln -sfn "$PWD" /work/main
@@ -17,8 +19,27 @@ export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
     $D/gpumem replay $m --allocator $a --json churn200k $D/traces/*.trace.gz; done; done
   $D/gpumem replay --allocator direct --json churn200k $D/traces/*.trace.gz
 } > "$OUT/replay.jsonl" 2>&1
-timeout 300 $D/gpu_allocators --traces $D/traces --repeat 3 > "$OUT/gpu_allocators.txt" 2>&1
-{ for mode in "" --torch; do timeout 120 python3 $D/train_small.py $D/libgpumem_torch_alloc.so --steps 30 $mode 2>&1 | tail -15; done; } > "$OUT/train.txt" 2>&1
+torch_caching=()
+scripts/build-torch-bench.sh $D/torch > "$OUT/gpu_allocators.txt" 2>&1 &&
+  torch_caching=(--torch-caching $D/torch/libgpumem_torch_caching.so)
+timeout 300 $D/gpu_allocators --traces $D/traces --repeat 3 "${torch_caching[@]}" >> "$OUT/gpu_allocators.txt" 2>&1
+# The CUDA cases only. Left out: the device-filling ones (memcheck's own allocations change what
+# fits, and they would take minutes under it); the one that makes cudaMalloc fail on purpose runs
+# on its own without API error reports (memcheck counts the intended failure as an error).
+memcheck=(compute-sanitizer --tool memcheck --leak-check full --error-exitcode 3)
+{ for t in backend memory; do
+    echo "=== $t"
+    timeout 300 "${memcheck[@]}" $D/gpumem_${t}_tests \
+      --gtest_filter='Cuda*:*/cuda:-*Fill*:*MoreThanIsFree*' --gtest_brief=1 2>&1 | tail -30
+    echo "$t exit ${PIPESTATUS[0]}"
+  done
+  echo "=== backend, failing cudaMalloc on purpose"
+  timeout 120 "${memcheck[@]}" --report-api-errors no $D/gpumem_backend_tests \
+    --gtest_filter='*MoreThanIsFree*' --gtest_brief=1 2>&1 | tail -10
+  echo "exit ${PIPESTATUS[0]}"; } > "$OUT/sanitizer.txt" 2>&1
+{ for mode in "" --torch; do timeout 120 python3 $D/train_small.py $D/libgpumem_torch_alloc.so --steps 30 $mode 2>&1 | tail -15; done
+  timeout 120 python3 examples/cupy/cupy_on_gpumem.py $D/libgpumem_torch_alloc.so; echo "cupy example exit $?"
+} > "$OUT/python.txt" 2>&1
 { $D/core_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
   $D/alloc_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
   $D/replay_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true

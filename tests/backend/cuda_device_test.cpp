@@ -281,6 +281,33 @@ TEST_F(CudaDeviceTest, UsageRisesByAnAllocation) {
   EXPECT_LT(device_->query_heap(kDevice).usage, after.usage);
 }
 
+// Device memory runs out as the driver says, and every byte comes back: blocks of 1 GiB until
+// the device has none, all freed, the device's usage back where it was, the same count again.
+TEST_F(CudaDeviceTest, FillingTheDeviceAndFreeingEverythingGivesEveryByteBack) {
+  constexpr std::uint64_t kChunk = kGiB;
+  const auto fill = [&] {
+    std::vector<RawBlock> held;
+    for (RawBlock b = device_->try_allocate_block(kDevice, kChunk, 256); b;
+         b = device_->try_allocate_block(kDevice, kChunk, 256)) {
+      held.push_back(b);
+    }
+    return held;
+  };
+  const HeapInfo& vram = device_->info().heaps[kDevice];
+  const std::uint64_t usage_before = device_->query_heap(kDevice).usage;
+  std::vector<RawBlock> first = fill();
+  // Less than a chunk (and what the driver keeps for itself) was left unused.
+  EXPECT_GE((first.size() + 2) * kChunk, vram.size - usage_before) << first.size() << " blocks";
+  EXPECT_GE(device_->query_heap(kDevice).usage, usage_before + first.size() * kChunk);
+  for (const RawBlock& b : first) device_->free_block(b);
+  // The driver's own bookkeeping may move by a few MiB, never by a chunk.
+  EXPECT_LT(device_->query_heap(kDevice).usage, usage_before + kChunk / 16);
+  const std::vector<RawBlock> second = fill();
+  EXPECT_EQ(second.size(), first.size());
+  for (const RawBlock& b : second) device_->free_block(b);
+  expect_round_trip(kPinned, kDevice, kMiB, 12);  // the device goes on
+}
+
 class CudaManagedTest : public CudaDeviceTest {
  protected:
   CudaDeviceConfig make_config() const override {

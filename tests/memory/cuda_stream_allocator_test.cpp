@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -219,6 +220,103 @@ TEST(CudaStreamAllocator, FallsBackToCudaMallocBlocksWithoutVirtualMemory) {
   }
   gpu.trim();
   EXPECT_EQ(gpu.stats().heap.reserved_bytes, 0U);
+}
+
+// Both threads produce and both consume: each allocates on its own stream, writes, records an
+// event and hands the block over without waiting; the other makes its stream wait for the event,
+// checks the content and frees the block on its own stream. Frees come from two threads on two
+// streams at once, each of memory the other stream last wrote.
+TEST(CudaStreamAllocator, TwoThreadsFreeEachOthersBlocksOnTheirOwnStreams) {
+  SKIP_WITHOUT_GPU();
+  CudaStreamAllocator gpu;
+  const StreamPair s(gpu);
+  struct Handoff {
+    void* p;
+    std::uint64_t bytes;
+    unsigned char value;
+    cudaEvent_t written;
+  };
+  test_support::HandoffQueue<Handoff> to_second(32);
+  test_support::HandoffQueue<Handoff> to_first(32);
+  constexpr int kItems = 200;
+  std::atomic<int> bad{0};
+  const auto side = [&](cudaStream_t mine, test_support::HandoffQueue<Handoff>& out,
+                        test_support::HandoffQueue<Handoff>& in, int salt) {
+    for (int i = 0; i < kItems; ++i) {
+      const std::uint64_t bytes = 4096 * (1 + static_cast<std::uint64_t>(i + salt) * 7919 % 1500);
+      const auto value = static_cast<unsigned char>((i * 2 + salt) & 0xff);
+      void* p = gpu.allocate(bytes, mine);
+      cudaEvent_t written = nullptr;
+      if (cudaEventCreateWithFlags(&written, cudaEventDisableTiming) != cudaSuccess ||
+          cudaMemsetAsync(p, value, bytes, mine) != cudaSuccess ||
+          cudaEventRecord(written, mine) != cudaSuccess) {
+        ++bad;
+      }
+      out.push({p, bytes, value, written});
+      const Handoff h = in.pop();
+      if (cudaStreamWaitEvent(mine, h.written, 0) != cudaSuccess) ++bad;
+      if (!holds(h.p, h.bytes, h.value, mine)) ++bad;
+      static_cast<void>(cudaEventDestroy(h.written));
+      gpu.deallocate(h.p, h.bytes, mine);
+    }
+  };
+  std::thread first(side, s.first, std::ref(to_second), std::ref(to_first), 0);
+  std::thread second(side, s.second, std::ref(to_first), std::ref(to_second), 1);
+  first.join();
+  second.join();
+  EXPECT_EQ(bad.load(), 0);
+  const StreamAllocatorStats stats = gpu.stats();
+  EXPECT_EQ(stats.heap.live_count, 0U);
+  EXPECT_EQ(stats.streams, 2U);
+  gpu.trim();
+  EXPECT_EQ(gpu.stats().heap.reserved_bytes, 0U);
+}
+
+// Allocates 1 GiB blocks until the device (not a budget) is full, frees them all, trims, and
+// does it again: nothing leaked, gpumem's footprint and the driver's free memory back where
+// they were, the same number of blocks the second time. On the arena and on the pool.
+TEST(CudaStreamAllocator, FillsTheDeviceFreesEverythingAndFillsItAgain) {
+  SKIP_WITHOUT_GPU();
+  constexpr std::uint64_t kChunk = kGiB;
+  for (const bool virtual_memory : {true, false}) {
+    SCOPED_TRACE(virtual_memory ? "arena" : "pool");
+    CudaAllocatorOptions options{.virtual_memory = virtual_memory};
+    options.config.gpu_memory_fraction = 1.0;  // the budget is the whole device
+    options.config.min_free_bytes = 0;
+    CudaStreamAllocator gpu(options);
+    std::size_t free_before = 0;
+    std::size_t total = 0;
+    check(cudaMemGetInfo(&free_before, &total));
+    const auto fill = [&] {
+      std::vector<void*> held;
+      try {
+        for (;;) held.push_back(gpu.allocate(kChunk));
+      } catch (const OutOfMemory& e) {
+        EXPECT_EQ(e.facts().requested, kChunk);
+        EXPECT_EQ(e.facts().live, held.size() * kChunk);
+      }
+      return held;
+    };
+    const std::vector<void*> first = fill();
+    // The device's memory is the limit (less a chunk the driver or a partly used page keeps).
+    EXPECT_GE((first.size() + 2) * kChunk, free_before) << first.size() << " blocks";
+    ASSERT_FALSE(first.empty());
+    check(cudaMemsetAsync(first.back(), 0x3c, kChunk, nullptr));  // real memory, to the last
+    EXPECT_TRUE(holds(first.back(), kChunk, 0x3c, nullptr));
+    for (void* p : first) gpu.deallocate(p, kChunk);
+    gpu.trim();
+    EXPECT_EQ(gpu.stats().heap.reserved_bytes, 0U);
+    EXPECT_EQ(gpu.stats().heap.live_count, 0U);
+    EXPECT_EQ(gpu.governor().budget().own_usage(), 0U);
+    std::size_t free_after = 0;
+    check(cudaMemGetInfo(&free_after, &total));
+    EXPECT_GE(free_after + kChunk / 16, free_before);  // the driver may keep a few MiB
+    const std::vector<void*> second = fill();
+    EXPECT_EQ(second.size(), first.size());
+    for (void* p : second) gpu.deallocate(p, kChunk);
+    gpu.trim();
+    EXPECT_EQ(gpu.stats().heap.reserved_bytes, 0U);
+  }
 }
 
 TEST(CudaStreamAllocator, PeersGetAccessOnRequest) {

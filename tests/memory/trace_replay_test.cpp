@@ -17,8 +17,14 @@ namespace {
 using ::testing::HasSubstr;
 using Kind = ReplayStep::Kind;
 
+// CMake sets GPUMEM_TRACE_DIR (__FILE__ is relative where ccache rewrites paths); a standalone
+// build finds the traces beside the sources.
+#ifdef GPUMEM_TRACE_DIR
+const std::filesystem::path kTraceDir = GPUMEM_TRACE_DIR;
+#else
 const std::filesystem::path kTraceDir =
     std::filesystem::path(__FILE__).parent_path() / ".." / ".." / "bench" / "traces";
+#endif
 
 // 64 KiB pages make the direct allocator's footprint easy to work out by hand.
 std::unique_ptr<Device> small_sim() { return open_device("sim:capacity=1GiB,page=64KiB"); }

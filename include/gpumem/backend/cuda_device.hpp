@@ -26,7 +26,8 @@
 //
 // The class exists in builds with CUDA (GPUMEM_HAS_CUDA is defined for users of gpumem::backend).
 // Thread safety: every method may be called from several threads at once; each call makes the
-// device current on the calling thread (cudaSetDevice) first.
+// device current on the calling thread (cudaSetDevice) for its duration and then gives the thread
+// its own current device back. The constructor leaves the device current.
 #pragma once
 
 #include <cstdint>

@@ -14,9 +14,8 @@
 //   gpu0.deallocate(p, 64 * gpumem::kMiB, stream);
 //
 // The class exists in builds with CUDA (GPUMEM_HAS_CUDA). Thread safety: every method may be
-// called from several threads at once; the calls leave the calling thread's current device as
-// they found it, except where they create memory (the arena's page calls make the device
-// current).
+// called from several threads at once, each thread with any current device: the calls leave it
+// as they found it (the constructor excepted: it leaves the allocator's device current).
 #pragma once
 
 #include <driver_types.h>

@@ -20,4 +20,27 @@ void activate_device(int ordinal, std::string_view where) {
   check_cuda(cudaSetDevice(ordinal), where, fmt::format("cudaSetDevice({})", ordinal));
 }
 
+ScopedDevice::ScopedDevice(int ordinal, std::string_view where) {
+  if (cudaGetDevice(&previous_) != cudaSuccess) {
+    static_cast<void>(cudaGetLastError());
+    previous_ = -1;
+  }
+  if (previous_ == ordinal) {
+    previous_ = -1;
+    return;
+  }
+  if (where.empty()) {
+    activate_device(ordinal, fmt::format("cuda device {}", ordinal));
+  } else {
+    activate_device(ordinal, where);
+  }
+}
+
+ScopedDevice::~ScopedDevice() {
+  // Nothing to report to from a destructor; a device that was current a moment ago stays valid.
+  if (previous_ >= 0 && cudaSetDevice(previous_) != cudaSuccess) {
+    static_cast<void>(cudaGetLastError());
+  }
+}
+
 }  // namespace gpumem::detail

@@ -19,4 +19,19 @@ void check_cuda(cudaError_t error, std::string_view where, std::string_view call
 // Makes `ordinal` the calling thread's current device; throws like check_cuda.
 void activate_device(int ordinal, std::string_view where);
 
+// Makes `ordinal` the calling thread's current device for the object's lifetime, then gives the
+// thread its own device back: gpumem is called from programs (PyTorch, CuPy, threads that serve
+// other devices) that keep a current device of their own. Costs a cudaGetDevice when the device
+// is current already. Throws like check_cuda, naming `where` (or "cuda device N" when empty).
+class ScopedDevice {
+ public:
+  ScopedDevice(int ordinal, std::string_view where);
+  ~ScopedDevice();
+  ScopedDevice(const ScopedDevice&) = delete;
+  ScopedDevice& operator=(const ScopedDevice&) = delete;
+
+ private:
+  int previous_ = -1;  // the device to give back; -1: nothing to do
+};
+
 }  // namespace gpumem::detail

@@ -105,7 +105,7 @@ void CudaCopyStream::retire_done() {
 }
 
 FenceValue CudaCopyStream::copy(void* dst, const void* src, std::uint64_t size) {
-  activate_device(ordinal_, where_);
+  const ScopedDevice current(ordinal_, where_);
   std::lock_guard lock(mutex_);
   retire_done();
   enqueue_copy(static_cast<char*>(dst), static_cast<const char*>(src), size);
@@ -122,7 +122,7 @@ FenceValue CudaCopyStream::copy(void* dst, const void* src, std::uint64_t size) 
 
 bool CudaCopyStream::is_complete(FenceValue fence) {
   if (fence <= completed_.load(std::memory_order_acquire)) return true;
-  activate_device(ordinal_, where_);
+  const ScopedDevice current(ordinal_, where_);
   std::lock_guard lock(mutex_);
   retire_done();
   return fence <= completed_.load(std::memory_order_acquire);
@@ -130,7 +130,7 @@ bool CudaCopyStream::is_complete(FenceValue fence) {
 
 void CudaCopyStream::wait(FenceValue fence) {
   if (fence <= completed_.load(std::memory_order_acquire)) return;
-  activate_device(ordinal_, where_);
+  const ScopedDevice current(ordinal_, where_);
   cudaEvent_t event = nullptr;
   {
     std::lock_guard lock(mutex_);

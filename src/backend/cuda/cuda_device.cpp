@@ -246,7 +246,8 @@ struct CudaDevice::State {
                                                        facts.vm_granularity);
     }
   }
-  void activate() const { detail::activate_device(ordinal, label); }
+  // This device current until the end of the caller's scope.
+  detail::ScopedDevice activate() const { return {ordinal, label}; }
 
   const std::string label;
   const std::string pci_bus_id;
@@ -282,7 +283,7 @@ CudaDevice::~CudaDevice() {
 HeapReport CudaDevice::query_heap(std::uint32_t heap) {
   const HeapInfo& h = this->heap(heap);
   if (h.kind != HeapKind::DeviceLocal) return state_->ledger.report(heap);
-  state_->activate();
+  const detail::ScopedDevice current = state_->activate();
   std::size_t free_bytes = 0;
   std::size_t total_bytes = 0;
   detail::check_cuda(cudaMemGetInfo(&free_bytes, &total_bytes), state_->label, "cudaMemGetInfo");
@@ -307,7 +308,7 @@ RawBlock CudaDevice::try_allocate_block(std::uint32_t heap, std::uint64_t size,
     taken = false;
   };
   try {
-    state_->activate();
+    const detail::ScopedDevice current = state_->activate();
     if (kind == HeapKind::Shared) {
       // Managed memory beyond what the device has free can hang the GPU on some systems.
       std::size_t free_bytes = 0;
@@ -355,7 +356,7 @@ void CudaDevice::free_block(const RawBlock& block) {
   const RawBlock found = state_->ledger.remove(info_, block);
   state_->ledger.give_back(found.heap, found.size);
   const HeapKind kind = info_.heaps[found.heap].kind;
-  state_->activate();
+  const detail::ScopedDevice current = state_->activate();
   detail::check_cuda(free_raw(kind, pointer(found.id)), state_->label,
                      kind == HeapKind::PinnedHost ? "cudaFreeHost" : "cudaFree");
 }
@@ -415,7 +416,7 @@ void CudaDevice::enable_peer_access(std::uint32_t peer) {
     throw Unsupported(
         fmt::format("{}: device {} cannot access this device's memory", state_->label, peer));
   }
-  detail::activate_device(static_cast<int>(peer), state_->label);
+  const detail::ScopedDevice current(static_cast<int>(peer), state_->label);
   const cudaError_t error = cudaDeviceEnablePeerAccess(state_->ordinal, 0);
   if (error == cudaErrorPeerAccessAlreadyEnabled) {
     static_cast<void>(cudaGetLastError());

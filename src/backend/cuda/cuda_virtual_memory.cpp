@@ -106,7 +106,7 @@ std::uint64_t CudaVirtualMemory::reserve(std::uint32_t heap, std::uint64_t size)
         fmt::format("{}: reserve of {} bytes is not a positive multiple of the page size ({})",
                     where(), size, format_bytes(page_size_)));
   }
-  activate_device(ordinal_, where());
+  const ScopedDevice current(ordinal_, where());
   CUdeviceptr base = 0;
   const CUresult r = api_.mem_address_reserve(&base, size, page_size_, 0, 0);
   if (r == CUDA_ERROR_OUT_OF_MEMORY) return 0;  // address space exhausted
@@ -134,14 +134,14 @@ void CudaVirtualMemory::unreserve(std::uint32_t heap, std::uint64_t base, std::u
     }
     reservations_.erase(it);
   }
-  activate_device(ordinal_, where());
+  const ScopedDevice current(ordinal_, where());
   check_driver(api_, api_.mem_address_free(base, size), where(),
                fmt::format("cuMemAddressFree({:#x}, {})", base, format_bytes(size)));
 }
 
 PhysicalPage CudaVirtualMemory::try_create_page(std::uint32_t heap) {
   check_heap(heap, "try_create_page");
-  activate_device(ordinal_, where());
+  const ScopedDevice current(ordinal_, where());
   const CUmemAllocationProp prop = device_pages(ordinal_);
   CUmemGenericAllocationHandle handle = 0;
   const CUresult r = api_.mem_create(&handle, page_size_, &prop, 0);
@@ -180,7 +180,7 @@ void CudaVirtualMemory::release_page(std::uint32_t heap, PhysicalPage page) {
     pages_.erase(page.id);
   }
   page_bytes_.fetch_sub(page_size_, std::memory_order_relaxed);
-  activate_device(ordinal_, where());
+  const ScopedDevice current(ordinal_, where());
   check_driver(api_, api_.mem_release(handle), where(), "cuMemRelease");
 }
 
@@ -226,7 +226,7 @@ void CudaVirtualMemory::map(std::uint32_t heap, std::uint64_t address, PhysicalP
     mappings_.erase(it);
   };
   try {
-    activate_device(ordinal_, where());
+    const ScopedDevice current(ordinal_, where());
     check_driver(api_, api_.mem_map(address, page_size_, 0, handle, 0), where(),
                  fmt::format("cuMemMap({:#x})", address));
     // Held from reading the accessors to setting them, so a peer granted meanwhile is not missed.
@@ -274,7 +274,7 @@ void CudaVirtualMemory::grant_peer_access(int peer) {
   // Pages still in map() get the new list there (it waits for access_mutex_); pages unmapped
   // meanwhile make the driver refuse, which only means there is nothing to grant.
   const std::vector<CUmemAccessDesc> access = accessors();
-  activate_device(ordinal_, where());
+  const ScopedDevice current(ordinal_, where());
   for (const std::uint64_t address : mapped) {
     static_cast<void>(api_.mem_set_access(address, page_size_, access.data(), access.size()));
   }
@@ -297,7 +297,7 @@ void CudaVirtualMemory::unmap(std::uint32_t heap, std::uint64_t address) {
     it->second.settled = false;
   }
   try {
-    activate_device(ordinal_, where());
+    const ScopedDevice current(ordinal_, where());
     check_driver(api_, api_.mem_unmap(address, page_size_), where(),
                  fmt::format("cuMemUnmap({:#x})", address));
   } catch (...) {
