@@ -82,7 +82,8 @@ class Device {
 
   // The largest block try_allocate_block makes on a heap: the API's limit on one allocation
   // (Vulkan's maxMemoryAllocationSize, OpenCL's CL_DEVICE_MAX_MEM_ALLOC_SIZE) where it is below
-  // the heap's size, else the heap's size. Larger requests throw InvalidArgument naming it.
+  // the heap's size, else the heap's size. Requests between it and the heap's size throw
+  // InvalidArgument naming the limit.
   virtual std::uint64_t max_block_size(std::uint32_t heap) const { return this->heap(heap).size; }
 
   // CPU pointer to the first byte of a block of a host-visible heap; Unsupported otherwise.

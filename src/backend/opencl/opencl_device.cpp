@@ -308,7 +308,8 @@ RawBlock OpenclDevice::try_allocate_block(std::uint32_t heap, std::uint64_t size
                                           std::uint64_t alignment) {
   const std::uint64_t rounded = state_->ledger.checked_size(info_, heap, size, alignment);
   const HeapInfo& h = info_.heaps[heap];
-  if (rounded > state_->max_alloc) {
+  // Above the heap's size the books refuse it with an empty block, as on every backend.
+  if (rounded > state_->max_alloc && rounded <= h.size) {
     throw InvalidArgument(fmt::format(
         "{}: a block of {} on heap '{}' is larger than CL_DEVICE_MAX_MEM_ALLOC_SIZE ({}), the "
         "largest buffer the device makes",

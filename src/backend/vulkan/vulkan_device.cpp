@@ -446,8 +446,9 @@ std::uint64_t VulkanDevice::max_block_size(std::uint32_t heap) const {
 std::uint64_t VulkanDevice::checked_block_size(std::uint32_t heap, std::uint64_t size,
                                                std::uint64_t alignment) const {
   const std::uint64_t rounded = state_->ledger.checked_size(info(), heap, size, alignment);
+  // Above the heap's size the books refuse it with an empty block, as on every backend.
   const std::uint64_t limit = state_->facts.max_allocation;
-  if (limit != 0 && rounded > limit) {
+  if (limit != 0 && rounded > limit && rounded <= info().heaps[heap].size) {
     throw InvalidArgument(fmt::format(
         "{}: a block of {} on heap '{}' is larger than maxMemoryAllocationSize ({}), the largest "
         "allocation the device makes",
