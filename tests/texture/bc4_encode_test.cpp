@@ -88,7 +88,8 @@ TEST_P(Bc4Blocks, EveryTexelGetsItsNearestValueAndNoBlockLosesToItsStart) {
   int misplaced = 0, worse = 0;
   for (std::uint32_t b = 0; b < kBlocksAcross * kBlocksDown; ++b) {
     const std::uint32_t bx = b % kBlocksAcross, by = b / kBlocksAcross;
-    const std::array<int, 8> pal = palette(blocks[b * 8], blocks[b * 8 + 1]);
+    const std::array<int, 8> pal =
+        palette(blocks[std::size_t{b} * 8], blocks[std::size_t{b} * 8 + 1]);
     int lo = 255, hi = 0, error = 0, start_error = 0;
     for (std::uint32_t t = 0; t < 16; ++t) {
       const int v = img.pixel(bx * 4 + t % 4, by * 4 + t / 4)[0];

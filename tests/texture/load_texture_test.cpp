@@ -136,7 +136,7 @@ TEST(LoadTexture, FallbackDecodesEveryFaceOfACube) {
   for (std::uint32_t l = 0; l < 2; ++l) {
     std::vector<std::byte> level(bc_image_bytes(cube.format, 8 >> l, 8 >> l) * 6);
     for (std::size_t i = 0; i < level.size(); ++i) {
-      level[i] = static_cast<std::byte>((i * 37 + l * 11) & 0xFFU);
+      level[i] = static_cast<std::byte>((i * 37 + std::size_t{l} * 11) & 0xFFU);
     }
     cube.levels.push_back(std::move(level));
   }
@@ -171,7 +171,7 @@ TEST(LoadTexture, SamplableFormatsAreLeftAlone) {
 
 TEST(LoadTexture, FormatsWithoutAnRgba8DecoderAreUnsupported) {
   ktx2::Ktx2Image hdr{.format = TextureFormat::BC6H_UFLOAT_BLOCK, .width = 4, .height = 4};
-  hdr.levels.push_back(std::vector<std::byte>(16));
+  hdr.levels.emplace_back(16);
   const ktx2::Ktx2File file = ktx2::read_ktx2(ktx2::write_ktx2(hdr), "hdr.ktx2");
   try {
     (void)load_texture(file, {.samplable = no_bc});

@@ -26,7 +26,8 @@ namespace fs = std::filesystem;
 using test_support::run_tool;
 using ::testing::HasSubstr;
 
-const std::string kPhoto = GPUMEM_TEXTURE_TEST_DATA "/kodim01_crop.png";  // 96x96
+// 96x96 texels of kodim01.
+std::string photo_path() { return GPUMEM_TEXTURE_TEST_DATA "/kodim01_crop.png"; }
 
 // A folder of its own for each test, removed with the object.
 class TempDir {
@@ -58,7 +59,7 @@ std::string compress_text(const KtxCompressOptions& options) {
 TEST(KtxCompressCommand, WritesAMipChainedSupercompressedBc7File) {
   const TempDir dir;
   const std::string out = dir.file("photo.ktx2");
-  const std::string text = compress_text({.input = kPhoto,
+  const std::string text = compress_text({.input = photo_path(),
                                           .output = out,
                                           .format = "bc7",
                                           .quality = "fast",
@@ -73,14 +74,14 @@ TEST(KtxCompressCommand, WritesAMipChainedSupercompressedBc7File) {
   EXPECT_EQ(t.desc.mip_levels, 7U);
   EXPECT_EQ(t.supercompression, ktx2::Supercompression::Zstandard);
   // Level 0 decodes to within BC7's usual error of the photograph.
-  const Image original = load_png(kPhoto);
+  const Image original = load_png(photo_path());
   EXPECT_GT(psnr(original.view(), decode_image(t).view(), kChannelsRgba).overall, 40.0);
 }
 
 TEST(KtxCompressCommand, FormatsAndColourSpaces) {
   const TempDir dir;
   const auto format_of = [&](KtxCompressOptions o) {
-    o.input = kPhoto;
+    o.input = photo_path();
     o.output = dir.file("out.ktx2");
     o.quality = "fast";
     compress_text(o);
@@ -94,15 +95,16 @@ TEST(KtxCompressCommand, FormatsAndColourSpaces) {
   EXPECT_EQ(format_of({.format = "rgba8", .srgb = false}), TextureFormat::R8G8B8A8_UNORM);
   EXPECT_THROW(format_of({.format = "bc5", .srgb = true}), InvalidArgument);
   EXPECT_THROW(format_of({.format = "bc6h"}), InvalidArgument);
-  EXPECT_THROW(compress_text({.input = kPhoto, .output = dir.file("q.ktx2"), .quality = "ultra"}),
-               InvalidArgument);
+  EXPECT_THROW(
+      compress_text({.input = photo_path(), .output = dir.file("q.ktx2"), .quality = "ultra"}),
+      InvalidArgument);
 }
 
 TEST(KtxCompressCommand, UnreachableTargetWritesNothing) {
   const TempDir dir;
   const std::string out = dir.file("never.ktx2");
   try {
-    compress_text({.input = kPhoto, .output = out, .format = "bc1", .target_psnr = 80.0});
+    compress_text({.input = photo_path(), .output = out, .format = "bc1", .target_psnr = 80.0});
     FAIL() << "no BC1 quality reaches 80 dB";
   } catch (const InvalidArgument& e) {
     EXPECT_THAT(std::string(e.what()), HasSubstr("80.00 dB"));
@@ -110,13 +112,13 @@ TEST(KtxCompressCommand, UnreachableTargetWritesNothing) {
   }
   EXPECT_FALSE(fs::exists(out));
   const std::string text =
-      compress_text({.input = kPhoto, .output = out, .format = "bc1", .target_psnr = 30.0});
+      compress_text({.input = photo_path(), .output = out, .format = "bc1", .target_psnr = 30.0});
   EXPECT_THAT(text, HasSubstr("target            30.00 dB, met by quality fast"));
 }
 
 TEST(KtxCompressCommand, RawInputCompressesLosslesslyToRgba8) {
   const TempDir dir;
-  const Image original = load_png(kPhoto);
+  const Image original = load_png(photo_path());
   const std::string raw = dir.file("photo.rgba");
   save_raw_rgba(raw, original.view());
   const std::string out = dir.file("photo.ktx2");
@@ -132,7 +134,8 @@ TEST(KtxCompressCommand, RawInputCompressesLosslesslyToRgba8) {
 TEST(KtxDecompressCommand, WritesTheLevelAskedFor) {
   const TempDir dir;
   const std::string ktx = dir.file("photo.ktx2");
-  compress_text({.input = kPhoto, .output = ktx, .format = "bc1", .quality = "fast", .mips = ""});
+  compress_text(
+      {.input = photo_path(), .output = ktx, .format = "bc1", .quality = "fast", .mips = ""});
   const std::string png = dir.file("level2.png");
   std::ostringstream out;
   run_ktx_decompress({.input = ktx, .output = png, .level = 2}, out);
@@ -145,10 +148,10 @@ TEST(KtxDecompressCommand, WritesTheLevelAskedFor) {
 TEST(KtxCompareCommand, ReportsEveryChannelAndMatchesPsnr) {
   const TempDir dir;
   const std::string ktx = dir.file("photo.ktx2");
-  compress_text({.input = kPhoto, .output = ktx, .format = "bc1", .quality = "fast"});
+  compress_text({.input = photo_path(), .output = ktx, .format = "bc1", .quality = "fast"});
   std::ostringstream out;
-  run_ktx_compare({.a = kPhoto, .b = ktx}, out);
-  const Image a = load_png(kPhoto);
+  run_ktx_compare({.a = photo_path(), .b = ktx}, out);
+  const Image a = load_png(photo_path());
   const Image b = decode_image(load_texture(ktx));
   const PsnrResult want = psnr(a.view(), b.view(), kChannelsRgb);
   for (const char* row : {"R  ", "G  ", "B  ", "A  ", "RGB  ", "RGBA  "}) {
@@ -161,10 +164,10 @@ TEST(KtxCompareCommand, ReportsEveryChannelAndMatchesPsnr) {
 TEST(KtxCompareCommand, DifferentSizesAreRefusedNamingBoth) {
   const TempDir dir;
   const std::string small = dir.file("small.png");
-  save_png(small, load_png(kPhoto).crop(0, 0, 40, 30).view());
+  save_png(small, load_png(photo_path()).crop(0, 0, 40, 30).view());
   try {
     std::ostringstream out;
-    run_ktx_compare({.a = kPhoto, .b = small}, out);
+    run_ktx_compare({.a = photo_path(), .b = small}, out);
     FAIL() << "96x96 and 40x30 cannot be compared";
   } catch (const InvalidArgument& e) {
     EXPECT_THAT(std::string(e.what()), HasSubstr("(96x96)"));
@@ -175,8 +178,9 @@ TEST(KtxCompareCommand, DifferentSizesAreRefusedNamingBoth) {
 TEST(KtxToolsExecutable, BadInputExitsTwoWithAMessageNamingTheFile) {
   const TempDir dir;
   const std::string ktx = dir.file("good.ktx2");
-  ASSERT_EQ(run_tool("ktx compress '" + kPhoto + "' '" + ktx + "' --format bc4 --mips box").first,
-            0);
+  ASSERT_EQ(
+      run_tool("ktx compress '" + photo_path() + "' '" + ktx + "' --format bc4 --mips box").first,
+      0);
   // A truncated KTX2 file: the field and offset are named.
   const std::string cut = dir.file("cut.ktx2");
   fs::copy_file(ktx, cut);
@@ -187,19 +191,19 @@ TEST(KtxToolsExecutable, BadInputExitsTwoWithAMessageNamingTheFile) {
   };
   const Case cases[] = {
       {"ktx compress /no/such.png '" + ktx + "'", "/no/such.png"},
-      {"ktx compress '" + kPhoto + "' '" + ktx + "' --format bc2", "unknown --format 'bc2'"},
-      {"ktx compress '" + kPhoto + "' '" + ktx + "' --srgb --linear", "excludes"},
-      {"ktx compress '" + kPhoto + "' '" + ktx + "' --mips lanczos", "lanczos"},
-      {"ktx compress '" + kPhoto + "' '" + ktx + "' --raw 12", "'12'"},
-      {"ktx compress '" + kPhoto + "' '" + ktx + "' --zstd 40", "40"},
-      {"ktx compress '" + kPhoto + "' '" + dir.file("no/dir/x.ktx2") + "'", "no/dir/x.ktx2"},
+      {"ktx compress '" + photo_path() + "' '" + ktx + "' --format bc2", "unknown --format 'bc2'"},
+      {"ktx compress '" + photo_path() + "' '" + ktx + "' --srgb --linear", "excludes"},
+      {"ktx compress '" + photo_path() + "' '" + ktx + "' --mips lanczos", "lanczos"},
+      {"ktx compress '" + photo_path() + "' '" + ktx + "' --raw 12", "'12'"},
+      {"ktx compress '" + photo_path() + "' '" + ktx + "' --zstd 40", "40"},
+      {"ktx compress '" + photo_path() + "' '" + dir.file("no/dir/x.ktx2") + "'", "no/dir/x.ktx2"},
       {"ktx decompress '" + cut + "' '" + dir.file("x.png") + "'", "byte offset"},
       {"ktx decompress '" + ktx + "' '" + dir.file("x.png") + "' --level 99", "level 99"},
-      {"ktx decompress '" + kPhoto + "' '" + dir.file("x.png") + "'", "kodim01_crop.png"},
-      {"ktx compare '" + kPhoto + "' '" + cut + "'", "cut.ktx2"},
-      {"ktx compare '" + kPhoto + "' '" + ktx + "' --level 1", "sizes differ"},
-      {"ktx compare '" + kPhoto + "' " + GPUMEM_TEXTURE_TEST_DATA "/README.md", "--raw WxH"},
-      {"ktx compare '" + kPhoto + "'", "b is required"},
+      {"ktx decompress '" + photo_path() + "' '" + dir.file("x.png") + "'", "kodim01_crop.png"},
+      {"ktx compare '" + photo_path() + "' '" + cut + "'", "cut.ktx2"},
+      {"ktx compare '" + photo_path() + "' '" + ktx + "' --level 1", "sizes differ"},
+      {"ktx compare '" + photo_path() + "' " + GPUMEM_TEXTURE_TEST_DATA "/README.md", "--raw WxH"},
+      {"ktx compare '" + photo_path() + "'", "b is required"},
   };
   for (const Case& c : cases) {
     const auto [code, output] = run_tool(c.args);
@@ -211,7 +215,7 @@ TEST(KtxToolsExecutable, BadInputExitsTwoWithAMessageNamingTheFile) {
   EXPECT_EQ(run_tool("ktx decompress '" + ktx + "' '" + dir.file("ok.png") + "' --level 1").first,
             0);
   EXPECT_EQ(load_png(dir.file("ok.png")).width(), 48U);
-  const auto [code, output] = run_tool("ktx compare '" + kPhoto + "' '" + ktx + "'");
+  const auto [code, output] = run_tool("ktx compare '" + photo_path() + "' '" + ktx + "'");
   EXPECT_EQ(code, 0) << output;
   EXPECT_THAT(output, HasSubstr("KTX2 level 0 of BC4_UNORM_BLOCK"));
 }
