@@ -42,9 +42,7 @@ void KtxCommand::add_compress() {
       "--target-psnr", target_psnr_,
       "dB every level must reach: the cheapest quality that does is used; fails if none does.");
   const CLI::Option* mips =
-      cmd->add_option("--mips", mips_,
-                      "Write a full mip chain, filtered with box (the default) "
-                      "or kaiser.")
+      cmd->add_option("--mips", mips_, "Write a full mip chain, filtered with box or kaiser (box).")
           ->expected(0, 1);
   CLI::Option* srgb =
       cmd->add_flag("--srgb", srgb_, "The texels are sRGB (default, except bc4/bc5).");
