@@ -195,7 +195,7 @@ TEST(KtxToolsExecutable, BadInputExitsTwoWithAMessageNamingTheFile) {
       {"ktx compress '" + photo_path() + "' '" + ktx + "' --srgb --linear", "excludes"},
       {"ktx compress '" + photo_path() + "' '" + ktx + "' --mips lanczos", "lanczos"},
       {"ktx compress '" + photo_path() + "' '" + ktx + "' --raw 12", "'12'"},
-      {"ktx compress '" + photo_path() + "' '" + ktx + "' --zstd 40", "40"},
+      {"ktx compress '" + photo_path() + "' '" + ktx + "' --zstd 40", "--zstd: Zstandard level 40"},
       {"ktx compress '" + photo_path() + "' '" + dir.file("no/dir/x.ktx2") + "'", "no/dir/x.ktx2"},
       {"ktx decompress '" + cut + "' '" + dir.file("x.png") + "'", "byte offset"},
       {"ktx decompress '" + ktx + "' '" + dir.file("x.png") + "' --level 99", "level 99"},

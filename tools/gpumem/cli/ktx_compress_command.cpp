@@ -90,6 +90,12 @@ void report(const KtxCompressOptions& o, const CompressedTexture& t, std::ostrea
 }  // namespace
 
 void run_ktx_compress(const KtxCompressOptions& options, std::ostream& out) {
+  const ktx2::WriteOptions write_options{.zstd_level = options.zstd_level};
+  try {
+    ktx2::validate(write_options);
+  } catch (const InvalidArgument& e) {
+    throw InvalidArgument(fmt::format("--zstd: {}", e.what()));
+  }
   const TextureFormat format = choose_format(options);
   const CompressOptions compress_options{.quality = parse_quality(options.quality),
                                          .target_psnr = options.target_psnr,
@@ -104,7 +110,7 @@ void run_ktx_compress(const KtxCompressOptions& options, std::ostream& out) {
         options.input, db(*texture.target_psnr), to_string(format), db(texture.min_psnr()),
         options.output));
   }
-  ktx2::write_ktx2_file(options.output, to_ktx2_image(texture), {.zstd_level = options.zstd_level});
+  ktx2::write_ktx2_file(options.output, to_ktx2_image(texture), write_options);
   report(options, texture, out);
 }
 
