@@ -113,13 +113,17 @@ void check_image(const Ktx2Image& image, const WriteOptions& options) {
                                         image.levels[level].size(), info.name, want));
     }
   }
+  validate(options);
+}
+
+}  // namespace
+
+void validate(const WriteOptions& options) {
   if (options.zstd_level && (*options.zstd_level < 1 || *options.zstd_level > kMaxZstdLevel)) {
     throw InvalidArgument(
         fmt::format("Zstandard level {} is outside 1..{}", *options.zstd_level, kMaxZstdLevel));
   }
 }
-
-}  // namespace
 
 std::uint64_t expected_level_bytes(const Ktx2Image& image, std::uint32_t level) {
   const FormatInfo& info = format_info(image.format);

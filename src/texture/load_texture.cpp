@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <cstring>
+
 #include "gpumem/core/error.hpp"
+#include "gpumem/texture/rgba8_fallback.hpp"
 
 namespace gpumem {
 namespace {
@@ -54,13 +57,32 @@ TextureDesc describe(const ktx2::Ktx2File& file, TextureFormat format) {
   return desc;
 }
 
+bool needs_fallback(TextureFormat format, const LoadOptions& options, const std::string& source) {
+  if (!options.samplable || options.samplable(format)) return false;
+  if (!can_decode_to_rgba8(format)) {
+    throw Unsupported(
+        fmt::format("{}: the device cannot sample {} and gpumem cannot decode it to RGBA8", source,
+                    to_string(format)));
+  }
+  return true;
+}
+
+// Layers, faces and depth slices in one level: the images a level's bytes hold.
+std::uint32_t images_in_level(const LoadedTexture& t, std::uint32_t level) {
+  return t.desc.array_layers * t.faces * mip_dimension(t.desc.depth, level);
+}
+
 }  // namespace
 
-LoadedTexture describe_texture(const ktx2::Ktx2File& file) {
+LoadedTexture describe_texture(const ktx2::Ktx2File& file, const LoadOptions& options) {
   const TextureFormat format = usable_format(file);
   LoadedTexture t;
   t.source = file.source;
   t.desc = describe(file, format);
+  t.stored_format = format;
+  t.stored_memory_bytes = texture_size_bytes(t.desc);
+  t.decoded_to_rgba8 = needs_fallback(format, options, file.source);
+  if (t.decoded_to_rgba8) t.desc.format = rgba8_format_for(format);
   t.dimensions = file.header.pixel_depth != 0 ? 3 : file.header.pixel_height != 0 ? 2 : 1;
   t.array = file.header.layer_count != 0;
   t.generate_mips = file.header.level_count == 0;
@@ -73,21 +95,50 @@ LoadedTexture describe_texture(const ktx2::Ktx2File& file) {
   t.compression_ratio = t.memory_bytes == 0 ? 1.0
                                             : static_cast<double>(t.rgba8_bytes) /
                                                   static_cast<double>(t.memory_bytes);
-  for (const ktx2::LevelIndexEntry& e : file.levels) {
-    t.level_bytes.push_back(e.uncompressed_byte_length);
+  for (std::uint32_t level = 0; level < file.stored_levels(); ++level) {
+    t.level_bytes.push_back(t.decoded_to_rgba8 ? mip_level_size_bytes(t.desc, level) *
+                                                     t.desc.array_layers * t.faces
+                                               : file.levels[level].uncompressed_byte_length);
   }
   return t;
 }
 
 LoadedTexture load_texture(const ktx2::Ktx2File& file, const LoadOptions& options) {
   if (file.payload != ktx2::Payload::Texels) verify_levels(file, options);
-  LoadedTexture t = describe_texture(file);
+  LoadedTexture t = describe_texture(file, options);
   t.level_bytes.clear();
   for (std::uint32_t level = 0; level < file.stored_levels(); ++level) {
-    t.levels.push_back(ktx2::level_data(file, level, options.read.max_inflated_level_bytes));
+    std::vector<std::byte> data =
+        ktx2::level_data(file, level, options.read.max_inflated_level_bytes);
+    if (t.decoded_to_rgba8) {
+      data = decode_level_to_rgba8(data, t.stored_format, mip_dimension(t.desc.width, level),
+                                   mip_dimension(t.desc.height, level), images_in_level(t, level),
+                                   options.decode_threads);
+    }
+    t.levels.push_back(std::move(data));
     t.level_bytes.push_back(t.levels.back().size());
   }
   return t;
+}
+
+Image decode_image(const LoadedTexture& texture, std::uint32_t level, unsigned threads) {
+  if (level >= texture.levels.size()) {
+    throw InvalidArgument(fmt::format("{}: level {} asked for, but the texture has {} loaded",
+                                      texture.source, level, texture.levels.size()));
+  }
+  const std::uint32_t width = mip_dimension(texture.desc.width, level);
+  const std::uint32_t height = mip_dimension(texture.desc.height, level);
+  const std::vector<std::byte>& data = texture.levels[level];
+  const std::size_t first = data.size() / images_in_level(texture, level);
+  try {
+    std::vector<std::byte> rgba = decode_level_to_rgba8(
+        std::span(data).first(first), texture.desc.format, width, height, 1, threads);
+    std::vector<std::uint8_t> texels(rgba.size());
+    std::memcpy(texels.data(), rgba.data(), rgba.size());
+    return {width, height, std::move(texels)};
+  } catch (const Unsupported& e) {
+    throw Unsupported(fmt::format("{}: level {}: {}", texture.source, level, e.what()));
+  }
 }
 
 LoadedTexture load_texture(const std::filesystem::path& path, const LoadOptions& options) {

@@ -4,8 +4,6 @@
 
 #include <gtest/gtest.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -13,6 +11,7 @@
 
 #include "cli/ktx_command.hpp"
 #include "gpumem/core/error.hpp"
+#include "support/run_tool.hpp"
 
 namespace gpumem::cli {
 namespace {
@@ -90,19 +89,7 @@ TEST(KtxCommand, ParsesKtxInfoAndRunsIt) {
   EXPECT_EQ(Json::parse(out.str()).at("header").at("format"), "R8_UNORM");
 }
 
-// Runs the tool; returns its exit code and what it wrote to stdout and stderr together.
-std::pair<int, std::string> run_tool(const std::string& args) {
-  const std::string command = std::string(GPUMEM_TOOL_PATH) + " " + args + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) throw std::runtime_error("popen failed");
-  std::string output;
-  std::array<char, 4096> buffer{};
-  while (std::fgets(buffer.data(), static_cast<int>(buffer.size()), pipe) != nullptr) {
-    output += buffer.data();
-  }
-  const int status = pclose(pipe);
-  return {WEXITSTATUS(status), output};
-}
+using test_support::run_tool;
 
 TEST(KtxInfoTool, ExitsNonZeroNamingTheFieldForAnInvalidFile) {
   const fs::path bad = kData / "cts" / "invalid" / "7012_error_OutOfOrder.ktx2";

@@ -38,7 +38,7 @@ std::optional<std::string> given(const CLI::Option* option, const std::string& v
 int main(int argc, char** argv) {
   CLI::App app{
       "gpumem: inspect GPU memory heaps and budgets, see the manager at work, and "
-      "inspect KTX2 textures.",
+      "inspect, compress and compare KTX2 textures.",
       "gpumem"};
   app.set_version_flag("--version", std::string(gpumem::cli::tool_version()));
   app.require_subcommand(1);

@@ -42,6 +42,10 @@ struct WriteOptions {
   std::string writer = "gpumem";  // the KTXwriter value when the image has none
 };
 
+// Throws InvalidArgument for options the writer would refuse (a Zstandard level outside 1..22),
+// so a caller can check them before doing the work that produces the image.
+void validate(const WriteOptions& options);
+
 // The bytes of level `level` the writer expects for this image's format and extent.
 std::uint64_t expected_level_bytes(const Ktx2Image& image, std::uint32_t level);
 

@@ -1,6 +1,6 @@
 // `gpumem ktx <subcommand>`: the KTX2 tools, one subcommand per file (ktx_<name>_command.*).
 // KtxCommand adds "ktx" and its subcommands to the tool's CLI11 app and runs whichever was given.
-// To add one (compress, decompress, compare, ...): write ktx_<name>_command.{hpp,cpp} with an
+// To add one: write ktx_<name>_command.{hpp,cpp} with an
 // options struct and run_ktx_<name>(options, out), then register it in KtxCommand's constructor
 // with one add() call.
 //
@@ -16,6 +16,9 @@
 #include <string>
 #include <vector>
 
+#include "cli/ktx_compare_command.hpp"
+#include "cli/ktx_compress_command.hpp"
+#include "cli/ktx_decompress_command.hpp"
 #include "cli/ktx_info_command.hpp"
 
 namespace gpumem::cli {
@@ -35,10 +38,23 @@ class KtxCommand {
  private:
   using Action = std::function<void(std::ostream&)>;
   void add(CLI::App* subcommand, Action action);
+  void add_compress();
+  void add_decompress();
+  void add_compare();
 
   CLI::App* app_;
   std::vector<std::pair<CLI::App*, Action>> subcommands_;
   KtxInfoOptions info_;
+  KtxCompressOptions compress_;
+  KtxDecompressOptions decompress_;
+  KtxCompareOptions compare_;
+  // CLI11 fills plain values; these become the options' optionals when given.
+  double target_psnr_ = 0;
+  std::string mips_;
+  int zstd_level_ = 0;
+  std::string raw_;
+  bool srgb_ = false;
+  bool linear_ = false;
 };
 
 }  // namespace gpumem::cli
