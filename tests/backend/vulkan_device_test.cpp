@@ -235,6 +235,19 @@ TEST_F(VulkanDeviceTest, MoreThanTheHeapGivesAnEmptyBlockAndTheDeviceGoesOn) {
   device_->free_block(b);
 }
 
+TEST_F(VulkanDeviceTest, SaysWhichTextureFormatsItSamples) {
+  // Every Vulkan device samples RGBA8 (a format the specification requires); BCn exactly when
+  // the device has the textureCompressionBC feature, which requires all of them.
+  EXPECT_TRUE(device_->can_sample(TextureFormat::R8G8B8A8_UNORM));
+  EXPECT_TRUE(device_->can_sample(TextureFormat::R8G8B8A8_SRGB));
+  VkPhysicalDeviceFeatures features{};
+  vkGetPhysicalDeviceFeatures(device_->vk_physical_device(), &features);
+  for (const TextureFormat bc : {TextureFormat::BC1_RGBA_UNORM_BLOCK, TextureFormat::BC3_SRGB_BLOCK,
+                                 TextureFormat::BC5_UNORM_BLOCK, TextureFormat::BC7_UNORM_BLOCK}) {
+    EXPECT_EQ(device_->can_sample(bc), features.textureCompressionBC == VK_TRUE) << to_string(bc);
+  }
+}
+
 TEST_F(VulkanDeviceTest, AdoptsTheApplicationsDeviceAndChecksItsFeatures) {
   VulkanAdoption app{.instance = device_->vk_instance(),
                      .physical_device = device_->vk_physical_device(),

@@ -46,6 +46,7 @@
 #include <vector>
 
 #include "gpumem/backend/device.hpp"
+#include "gpumem/core/texture_format.hpp"
 
 namespace gpumem {
 
@@ -142,6 +143,10 @@ class VulkanDevice final : public Device {
   bool is_uma() const noexcept;  // one memory for CPU and GPU (integrated or CPU device)
   std::uint64_t buffer_image_granularity() const noexcept;
   std::uint64_t validation_errors() const noexcept;
+  // Whether optimal-tiling images of the format can be sampled (SAMPLED_IMAGE), the question
+  // gpumem::LoadOptions::samplable asks: `options.samplable = [&](TextureFormat f) { return
+  // vulkan.can_sample(f); };` decodes what the device lacks (BCn on mobile GPUs) to RGBA8.
+  bool can_sample(TextureFormat format) const;
 
   // Resources, for memory/vulkan_resources.hpp. Creation validates what Vulkan would leave
   // undefined (a format without the features the usage needs, an unsupported extent) and throws

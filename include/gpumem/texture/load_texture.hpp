@@ -4,8 +4,8 @@
 // (BasisLZ/ETC1S and UASTC need a transcoder; VkFormats outside TextureFormat; vendor
 // supercompression; 3D arrays) raise gpumem::Unsupported, never FormatError: they are valid.
 //
-// A device that cannot sample the stored format (LoadOptions::samplable says so; a backend can
-// answer from vkGetPhysicalDeviceFormatProperties, the texture layer asks no backend itself)
+// A device that cannot sample the stored format (LoadOptions::samplable says so; a backend
+// answers, e.g. VulkanDevice::can_sample: the texture layer asks no backend itself)
 // gets the texels decoded to RGBA8 (rgba8_fallback.hpp): desc.format, level_bytes and
 // memory_bytes then describe what is resident, stored_format and stored_memory_bytes what the
 // file held, so a report shows both costs.

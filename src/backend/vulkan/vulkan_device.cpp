@@ -627,6 +627,13 @@ VkBuffer VulkanDevice::create_buffer(const VkBufferCreateInfo& info,
   return buffer;
 }
 
+bool VulkanDevice::can_sample(TextureFormat format) const {
+  VkFormatProperties features{};
+  vkGetPhysicalDeviceFormatProperties(state_->context->physical_device,
+                                      static_cast<VkFormat>(vk_format(format)), &features);
+  return (features.optimalTilingFeatures & VK_FORMAT_FEATURE_SAMPLED_IMAGE_BIT) != 0;
+}
+
 VkImage VulkanDevice::create_image(const VkImageCreateInfo& info,
                                    VulkanMemoryRequirements& requirements) {
   const std::string format = format_name(info.format);
