@@ -4,7 +4,7 @@
 // Mpix/s (the best of --reps runs per image, summed over the images).
 //
 //   build/bench/bc_bench [--images DIR] [--threads N] [--reps R] [--formats bc1,bc3,bc4,bc5,bc7]
-//                        [--others no]
+//                        [--qualities fast,normal,best] [--others no]
 //
 // Not a Google Benchmark program: a quality table needs per-image PSNR beside the timings.
 #include <squish.h>
@@ -100,6 +100,7 @@ int main(int argc, char** argv) {
   unsigned threads = std::max(1U, std::thread::hardware_concurrency());
   int reps = 3;
   std::string formats = "bc1,bc3,bc4,bc5,bc7";
+  std::string qualities = "fast,normal,best";
   bool others = true;  // --others no: gpumem's encoders only
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string arg = argv[i];
@@ -112,6 +113,8 @@ int main(int argc, char** argv) {
       reps = std::stoi(value);
     } else if (arg == "--formats") {
       formats = value;
+    } else if (arg == "--qualities") {
+      qualities = value;
     } else if (arg == "--others") {
       others = std::string(value) != "no";
     } else {
@@ -127,6 +130,7 @@ int main(int argc, char** argv) {
   std::vector<Entry> entries;
   auto add_gpumem = [&](const std::string& name, TextureFormat f) {
     for (Q q : {Q::Fast, Q::Normal, Q::Best}) {
+      if (qualities.find(gpumem::to_string(q)) == std::string::npos) continue;
       entries.push_back(gpumem_entry(name, f, q, 1));
       if (threads > 1) entries.push_back(gpumem_entry(name, f, q, threads));
     }

@@ -11,11 +11,8 @@
 #include <cmath>
 #include <cstring>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include "bc_encoders.hpp"
+#include "bc_kernels.hpp"
 
 namespace gpumem::detail {
 namespace {
@@ -69,14 +66,7 @@ const Tables& tables() {
   return kTables;
 }
 
-// Texels as planes of floats (r, g, b), which the compiler vectorises across the 16 texels with
-// plain SSE2 (32-bit integer multiplies would need SSE4.1). Values are whole numbers and sums
-// of squares stay below 2^24, so float arithmetic is exact here.
-struct Texels {
-  alignas(16) float c[3][kTexels];
-  bool transparent[kTexels];
-  int opaque_count;
-};
+using Texels = Bc1Texels;
 
 struct Candidate {
   int e[2][3];  // quantised endpoints: 5, 6, 5 bits
@@ -112,63 +102,10 @@ int assign(const Texels& t, Candidate& cand, int entries) {
   for (int k = 0; k < 4; ++k) {
     for (int ch = 0; ch < 3; ++ch) pal[k][ch] = static_cast<float>(pal_int[k][ch]);
   }
-  alignas(16) float best[kTexels];
-  alignas(16) float choice[kTexels];
-#if defined(__SSE2__)
-  // Four texels per register; the compiler's own vectorisation of the loop below kept the
-  // select in scalar code.
-  __m128 best_v[4], choice_v[4];
-  for (int v = 0; v < 4; ++v) {
-    best_v[v] = _mm_set1_ps(1e30F);
-    choice_v[v] = _mm_setzero_ps();
+  cand.error = bc1_nearest(t.c, t.live, pal, entries, cand.index);
+  if (t.live_count < kTexels) {
+    for (int i = 0; i < kTexels; ++i) cand.index[i] = t.live[i] != 0 ? cand.index[i] : 3;
   }
-  for (int k = 0; k < entries; ++k) {
-    const __m128 pr = _mm_set1_ps(pal[k][0]);
-    const __m128 pg = _mm_set1_ps(pal[k][1]);
-    const __m128 pb = _mm_set1_ps(pal[k][2]);
-    const __m128 kf = _mm_set1_ps(static_cast<float>(k));
-    for (std::ptrdiff_t v = 0; v < 4; ++v) {
-      const __m128 dr = _mm_sub_ps(_mm_load_ps(t.c[0] + 4 * v), pr);
-      const __m128 dg = _mm_sub_ps(_mm_load_ps(t.c[1] + 4 * v), pg);
-      const __m128 db = _mm_sub_ps(_mm_load_ps(t.c[2] + 4 * v), pb);
-      const __m128 d =
-          _mm_add_ps(_mm_add_ps(_mm_mul_ps(dr, dr), _mm_mul_ps(dg, dg)), _mm_mul_ps(db, db));
-      const __m128 closer = _mm_cmplt_ps(d, best_v[v]);
-      best_v[v] = _mm_min_ps(d, best_v[v]);
-      choice_v[v] = _mm_or_ps(_mm_and_ps(closer, kf), _mm_andnot_ps(closer, choice_v[v]));
-    }
-  }
-  for (std::ptrdiff_t v = 0; v < 4; ++v) {
-    _mm_store_ps(best + 4 * v, best_v[v]);
-    _mm_store_ps(choice + 4 * v, choice_v[v]);
-  }
-#else
-  for (int i = 0; i < kTexels; ++i) {
-    best[i] = 1e30F;
-    choice[i] = 0;
-  }
-  for (int k = 0; k < entries; ++k) {
-    const float kf = static_cast<float>(k);
-    for (int i = 0; i < kTexels; ++i) {
-      const float dr = t.c[0][i] - pal[k][0];
-      const float dg = t.c[1][i] - pal[k][1];
-      const float db = t.c[2][i] - pal[k][2];
-      const float d = dr * dr + dg * dg + db * db;
-      choice[i] = d < best[i] ? kf : choice[i];
-      best[i] = d < best[i] ? d : best[i];
-    }
-  }
-#endif
-  float error = 0;
-  for (int i = 0; i < kTexels; ++i) {
-    if (t.transparent[i]) {
-      cand.index[i] = 3;
-    } else {
-      error += best[i];
-      cand.index[i] = static_cast<std::uint8_t>(choice[i]);
-    }
-  }
-  cand.error = static_cast<int>(error);
   return cand.error;
 }
 
@@ -192,7 +129,7 @@ bool refit(const Texels& t, const Candidate& cand, float (&lo)[3], float (&hi)[3
   float aa = 0, bb = 0, ab = 0;
   float ax[3] = {}, bx[3] = {};
   for (int i = 0; i < kTexels; ++i) {
-    if (t.transparent[i] || (cand.three_colour && cand.index[i] == 3)) continue;
+    if (t.live[i] == 0 || (cand.three_colour && cand.index[i] == 3)) continue;
     const float a = weight[cand.index[i]];
     const float b = 1.0F - a;
     aa += a * a;
@@ -214,27 +151,14 @@ bool refit(const Texels& t, const Candidate& cand, float (&lo)[3], float (&hi)[3
 }
 
 void principal_line(const Texels& t, float (&lo)[3], float (&hi)[3]) {
-  float mean[3] = {};
-  int n = 0;
-  for (int i = 0; i < kTexels; ++i) {
-    if (t.transparent[i]) continue;
-    for (int ch = 0; ch < 3; ++ch) mean[ch] += t.c[ch][i];
-    ++n;
-  }
-  for (float& m : mean) m /= static_cast<float>(n);
-  float cov[6] = {};  // rr rg rb gg gb bb
-  for (int i = 0; i < kTexels; ++i) {
-    if (t.transparent[i]) continue;
-    const float r = t.c[0][i] - mean[0];
-    const float g = t.c[1][i] - mean[1];
-    const float b = t.c[2][i] - mean[2];
-    cov[0] += r * r;
-    cov[1] += r * g;
-    cov[2] += r * b;
-    cov[3] += g * g;
-    cov[4] += g * b;
-    cov[5] += b * b;
-  }
+  const float n = static_cast<float>(t.live_count);
+  const float inv_n = 1.0F / n;
+  const float mean[3] = {t.sum[0] * inv_n, t.sum[1] * inv_n, t.sum[2] * inv_n};
+  // Covariance (times n) from the exact sums: sum(xy) - sum(x) sum(y) / n.
+  const float* p = t.products;
+  const float* s = t.sum;
+  const float cov[6] = {p[0] - s[0] * mean[0], p[1] - s[0] * mean[1], p[2] - s[0] * mean[2],
+                        p[3] - s[1] * mean[1], p[4] - s[1] * mean[2], p[5] - s[2] * mean[2]};
   // Power iteration from the row of the widest channel; four steps settle the axis well
   // enough, the refits below correct what is left.
   float v[3] = {cov[0], cov[1], cov[2]};
@@ -249,20 +173,23 @@ void principal_line(const Texels& t, float (&lo)[3], float (&hi)[3]) {
     const float z = cov[2] * v[0] + cov[4] * v[1] + cov[5] * v[2];
     const float m = std::max({std::fabs(x), std::fabs(y), std::fabs(z)});
     if (m < 1e-6F) break;
-    v[0] = x / m, v[1] = y / m, v[2] = z / m;
+    const float inv = 1.0F / m;
+    v[0] = x * inv, v[1] = y * inv, v[2] = z * inv;
   }
   const float len2 = v[0] * v[0] + v[1] * v[1] + v[2] * v[2];
   float tmin = 0, tmax = 0;
   if (len2 > 1e-12F) {
-    tmin = 1e30F, tmax = -1e30F;
+    // Extent along the axis; the mean's own projection is taken off once afterwards.
+    float pmin = 1e30F, pmax = -1e30F;
     for (int i = 0; i < kTexels; ++i) {
-      if (t.transparent[i]) continue;
-      const float p = (t.c[0][i] - mean[0]) * v[0] + (t.c[1][i] - mean[1]) * v[1] +
-                      (t.c[2][i] - mean[2]) * v[2];
-      tmin = std::min(tmin, p);
-      tmax = std::max(tmax, p);
+      const float q = t.c[0][i] * v[0] + t.c[1][i] * v[1] + t.c[2][i] * v[2];
+      pmin = t.live[i] != 0 && q < pmin ? q : pmin;
+      pmax = t.live[i] != 0 && q > pmax ? q : pmax;
     }
-    tmin /= len2, tmax /= len2;
+    const float centre = mean[0] * v[0] + mean[1] * v[1] + mean[2] * v[2];
+    const float inv_len2 = 1.0F / len2;
+    tmin = (pmin - centre) * inv_len2;
+    tmax = (pmax - centre) * inv_len2;
   }
   for (int ch = 0; ch < 3; ++ch) {
     hi[ch] = mean[ch] + v[ch] * tmin;
@@ -354,16 +281,10 @@ void write_block(Candidate cand, bool four_colour_only, std::uint8_t* out) {
 void encode_bc1_block(const std::uint8_t* rgba, std::uint8_t* out, EncodeQuality quality,
                       bool three_colour_alpha, bool four_colour_only) {
   Texels t;
-  t.opaque_count = 0;
-  bool solid = true;
-  for (int i = 0; i < kTexels; ++i) {
-    for (int ch = 0; ch < 3; ++ch) t.c[ch][i] = rgba[i * 4 + ch];
-    t.transparent[i] = three_colour_alpha && rgba[i * 4 + 3] < 128;
-    t.opaque_count += t.transparent[i] ? 0 : 1;
-    solid = solid && std::memcmp(rgba, rgba + std::ptrdiff_t{i} * 4, 3) == 0;
-  }
-  const bool any_transparent = t.opaque_count < kTexels;
-  if (t.opaque_count == 0) {  // all transparent: three-colour block, every index 3
+  bc1_load(rgba, three_colour_alpha, t);
+  const bool solid = t.solid;
+  const bool any_transparent = t.live_count < kTexels;
+  if (t.live_count == 0) {  // all transparent: three-colour block, every index 3
     const std::uint8_t block[8] = {0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF};
     std::memcpy(out, block, 8);
     return;
