@@ -73,36 +73,17 @@ struct Candidate {
   bool three_colour;
   int error = INT_MAX;
   std::uint8_t index[kTexels];
+  Bc1FitSums sums;  // for a refit of these indices; set by assign() unless it was told not to
 };
 
 unsigned pack565(const int* q) { return static_cast<unsigned>((q[0] << 11) | (q[1] << 5) | q[2]); }
 
-void palette_of(const Candidate& cand, int (&pal)[4][3]) {
-  int c0[3] = {expand5(cand.e[0][0]), expand6(cand.e[0][1]), expand5(cand.e[0][2])};
-  int c1[3] = {expand5(cand.e[1][0]), expand6(cand.e[1][1]), expand5(cand.e[1][2])};
-  for (int ch = 0; ch < 3; ++ch) {
-    pal[0][ch] = c0[ch];
-    pal[1][ch] = c1[ch];
-    if (cand.three_colour) {
-      pal[2][ch] = (c0[ch] + c1[ch] + 1) / 2;
-      pal[3][ch] = 0;
-    } else {
-      pal[2][ch] = (2 * c0[ch] + c1[ch] + 1) / 3;
-      pal[3][ch] = (c0[ch] + 2 * c1[ch] + 1) / 3;
-    }
-  }
-}
-
 // Chooses each texel's nearest palette entry and returns the block's squared error.
-// `entries` is 4, or 3 when index 3 is off limits (three-colour blocks of BC1_RGBA).
-int assign(const Texels& t, Candidate& cand, int entries) {
-  int pal_int[4][3];
-  palette_of(cand, pal_int);
-  float pal[4][3];
-  for (int k = 0; k < 4; ++k) {
-    for (int ch = 0; ch < 3; ++ch) pal[k][ch] = static_cast<float>(pal_int[k][ch]);
-  }
-  cand.error = bc1_nearest(t.c, t.live, pal, entries, cand.index);
+// `entries` is 4, or 3 when index 3 is off limits (three-colour blocks of BC1_RGBA). Without
+// `with_sums` (for trials most of which lose) the candidate cannot be refitted.
+int assign(const Texels& t, Candidate& cand, int entries, bool with_sums = true) {
+  cand.error = bc1_nearest(t, cand.e, cand.three_colour, entries, cand.index,
+                           with_sums ? &cand.sums : nullptr);
   if (t.live_count < kTexels) {
     for (int i = 0; i < kTexels; ++i) cand.index[i] = t.live[i] != 0 ? cand.index[i] : 3;
   }
@@ -121,31 +102,22 @@ void quantise(const float* lo, const float* hi, Candidate& cand) {
 }
 
 // Least-squares endpoints for the candidate's indices; false when the indices do not pin down
-// two endpoints (all texels on one palette weight).
-bool refit(const Texels& t, const Candidate& cand, float (&lo)[3], float (&hi)[3]) {
-  static constexpr float kFour[4] = {1.0F, 0.0F, 2.0F / 3.0F, 1.0F / 3.0F};
-  static constexpr float kThree[4] = {1.0F, 0.0F, 0.5F, 0.0F};
-  const float* weight = cand.three_colour ? kThree : kFour;
-  float aa = 0, bb = 0, ab = 0;
-  float ax[3] = {}, bx[3] = {};
-  for (int i = 0; i < kTexels; ++i) {
-    if (t.live[i] == 0 || (cand.three_colour && cand.index[i] == 3)) continue;
-    const float a = weight[cand.index[i]];
-    const float b = 1.0F - a;
-    aa += a * a;
-    bb += b * b;
-    ab += a * b;
-    for (int ch = 0; ch < 3; ++ch) {
-      ax[ch] += a * t.c[ch][i];
-      bx[ch] += b * t.c[ch][i];
-    }
-  }
+// two endpoints (all texels on one palette weight). With weights a = w/d of endpoint 0 and the
+// exact sums of bc1_fit_sums(), the normal equations scaled by d^2 have whole-number terms.
+bool refit(const Candidate& cand, float (&lo)[3], float (&hi)[3]) {
+  const Bc1FitSums& s = cand.sums;
+  const float d = cand.three_colour ? 2.0F : 3.0F;
+  const float aa = s.ww;                                     // d^2 * sum(a^2)
+  const float bb = s.count * d * d - 2.0F * d * s.w + s.ww;  // d^2 * sum(b^2)
+  const float ab = d * s.w - s.ww;                           // d^2 * sum(a b)
   const float det = aa * bb - ab * ab;
-  if (std::fabs(det) < 1e-4F) return false;
-  const float inv = 1.0F / det;
+  if (det < 0.5F) return false;  // a whole number: zero when the indices are degenerate
+  const float scale = d / det;
   for (int ch = 0; ch < 3; ++ch) {
-    lo[ch] = (bb * ax[ch] - ab * bx[ch]) * inv;
-    hi[ch] = (aa * bx[ch] - ab * ax[ch]) * inv;
+    const float ax = s.wx[ch];                // d * sum(a x)
+    const float bx = d * s.x[ch] - s.wx[ch];  // d * sum(b x)
+    lo[ch] = (bb * ax - ab * bx) * scale;
+    hi[ch] = (aa * bx - ab * ax) * scale;
   }
   return true;
 }
@@ -203,7 +175,7 @@ bool polish(const Texels& t, Candidate& best, int entries, int passes) {
   bool changed = false;
   float lo[3], hi[3];
   for (int pass = 0; pass < passes; ++pass) {
-    if (!refit(t, best, lo, hi)) break;
+    if (!refit(best, lo, hi)) break;
     Candidate next = best;
     quantise(lo, hi, next);
     if (std::memcmp(next.e, best.e, sizeof(best.e)) == 0) break;
@@ -241,7 +213,8 @@ void walk(const Texels& t, Candidate& best, int entries, int max_rounds) {
         Candidate next = best;
         next.e[0][ch] = v0;
         next.e[1][ch] = v1;
-        if (assign(t, next, entries) < best.error) {
+        if (assign(t, next, entries, false) < best.error) {
+          assign(t, next, entries);  // again, for the sums a later refit needs
           best = next;
           improved = true;
         }

@@ -5,6 +5,7 @@
 
 #include "bc_kernels.hpp"
 #include "simd_level.hpp"
+#include "simd_sums.hpp"
 
 #if defined(GPUMEM_SIMD_X86)
 #include <emmintrin.h>
@@ -39,12 +40,6 @@ void load_scalar(const std::uint8_t* rgba, bool alpha_matters, Bc1Texels& t) {
 }
 
 #if defined(GPUMEM_SIMD_X86)
-
-float horizontal_sum(__m128 v) {
-  v = _mm_add_ps(v, _mm_movehl_ps(v, v));
-  v = _mm_add_ss(v, _mm_shuffle_ps(v, v, 1));
-  return _mm_cvtss_f32(v);
-}
 
 void load_sse2(const std::uint8_t* rgba, bool alpha_matters, Bc1Texels& t) {
   const __m128i byte = _mm_set1_epi32(0xFF);

@@ -8,6 +8,7 @@
 
 #include "bc_kernels.hpp"
 #include "simd_level.hpp"
+#include "simd_sums.hpp"
 
 #if defined(GPUMEM_SIMD_X86)
 #include <immintrin.h>
@@ -96,9 +97,7 @@ int nearest_sse2(const Values& v, int e0, int e1, Index& index) {
   const __m128i lo = nearest8_sse2(_mm_unpacklo_epi8(bytes, zero), e1v, rv, mv, base, sum);
   const __m128i hi = nearest8_sse2(_mm_unpackhi_epi8(bytes, zero), e1v, rv, mv, base, sum);
   _mm_storeu_si128(reinterpret_cast<__m128i*>(index), _mm_packus_epi16(lo, hi));
-  sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, _MM_SHUFFLE(1, 0, 3, 2)));
-  sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, _MM_SHUFFLE(2, 3, 0, 1)));
-  return _mm_cvtsi128_si32(sum);
+  return horizontal_sum(sum);
 }
 
 // All sixteen texels in one register; the same steps as nearest8_sse2.
@@ -131,10 +130,7 @@ __attribute__((target("avx2"))) int nearest_avx2(const Values& v, int e0, int e1
                        _mm256_and_si256(ends, _mm256_set1_epi16(1)));
   _mm_storeu_si128(reinterpret_cast<__m128i*>(index),
                    _mm_packus_epi16(_mm256_castsi256_si128(idx), _mm256_extracti128_si256(idx, 1)));
-  __m128i sum = _mm_add_epi32(_mm256_castsi256_si128(sq), _mm256_extracti128_si256(sq, 1));
-  sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, _MM_SHUFFLE(1, 0, 3, 2)));
-  sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, _MM_SHUFFLE(2, 3, 0, 1)));
-  return _mm_cvtsi128_si32(sum);
+  return horizontal_sum(_mm_add_epi32(_mm256_castsi256_si128(sq), _mm256_extracti128_si256(sq, 1)));
 }
 
 #endif

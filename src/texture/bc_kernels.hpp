@@ -26,13 +26,23 @@ struct Bc1Texels {
 // are transparent (not live).
 void bc1_load(const std::uint8_t* rgba, bool alpha_matters, Bc1Texels& t);
 
-// BC1: texels as planes of whole-number floats (r, g, b; 16-byte aligned), palette colours as
-// whole-number floats. index[i] gets the nearest of the first `entries` colours (ties to the
-// lower index); the result is the sum of the squared distances over texels whose live[i] is -1
-// (texels with live[i] == 0, transparent ones, count nothing).
-int bc1_nearest(const float (&planes)[3][kBlockTexelCount],
-                const std::int32_t (&live)[kBlockTexelCount], const float (&palette)[4][3],
-                int entries, std::uint8_t (&index)[kBlockTexelCount]);
+// What a least-squares refit of BC1 endpoints needs for a set of indices: with each used texel's
+// weight w of endpoint 0 in steps of 1/d (d = 3 four-colour, 2 three-colour, where index 3 is
+// not used), sums of w*x and x per channel, of w and w*w, and the count. All whole numbers.
+struct Bc1FitSums {
+  float wx[3];
+  float x[3];
+  float w;
+  float ww;
+  float count;
+};
+
+// BC1: the decoder's palette for 5:6:5 endpoints `e` (four colours, or three plus black with
+// `three_colour`); index[i] gets the colour nearest to texel i among the first `entries` (ties to
+// the lower index); returns the sum of squared distances over live texels. With `sums`, also
+// fills it for a refit of these indices.
+int bc1_nearest(const Bc1Texels& t, const int (&e)[2][3], bool three_colour, int entries,
+                std::uint8_t (&index)[kBlockTexelCount], Bc1FitSums* sums);
 
 // BC4 eight-value mode (e0 > e1): index[i] gets the BC4 index of the palette value nearest to
 // values[i] (ties to the value nearer e1); returns the sum of squared errors.
