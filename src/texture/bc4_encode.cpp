@@ -23,9 +23,8 @@ struct Candidate {
   std::uint8_t index[kTexels] = {};
 };
 
-// A block's texels, as ints for the scalar fits and as bytes for the SIMD kernel.
+// A block's texels, one channel.
 struct Texels {
-  int v[kTexels];
   std::uint8_t bytes[kTexels];
 };
 
@@ -34,7 +33,7 @@ int evaluate(const Texels& t, Candidate& c) {
     c.error = bc4_nearest8(t.bytes, c.e0, c.e1, c.index);
     return c.error;
   }
-  const int* v = t.v;
+  const std::uint8_t* v = t.bytes;
   int pal[8];
   pal[0] = c.e0;
   pal[1] = c.e1;
@@ -72,7 +71,7 @@ constexpr int kSteps6[8] = {5, 0, 4, 3, 2, 1, -1, -1};
 // every sum is an integer, so the solve is exact in 64-bit integers and the loop over the
 // texels is plain integer arithmetic the compiler vectorises.
 bool refit(const Texels& t, const Candidate& c, Candidate& out) {
-  const int* v = t.v;
+  const std::uint8_t* v = t.bytes;
   const bool eight = c.e0 > c.e1;
   const int* steps = eight ? kSteps8 : kSteps6;
   const int d = eight ? 7 : 5;
@@ -137,13 +136,7 @@ void walk(const Texels& t, Candidate& best, int radius) {
 void encode_bc4_channel(const std::uint8_t* rgba, int channel, std::uint8_t* out,
                         EncodeQuality quality) {
   Texels t;
-  int lo = 255, hi = 0;
-  for (int i = 0; i < kTexels; ++i) {
-    t.bytes[i] = rgba[i * 4 + channel];
-    t.v[i] = t.bytes[i];
-    lo = std::min(lo, t.v[i]);
-    hi = std::max(hi, t.v[i]);
-  }
+  const auto [lo, hi] = bc4_load(rgba, channel, t.bytes);
   Candidate best;
   if (lo == hi) {
     best.e0 = best.e1 = lo;
@@ -157,7 +150,7 @@ void encode_bc4_channel(const std::uint8_t* rgba, int channel, std::uint8_t* out
     if (quality != EncodeQuality::Fast && best.error > 0) {
       // Six-value mode over the texels strictly inside (0, 255), the ends being free.
       int inner_lo = 255, inner_hi = 0;
-      for (int x : t.v) {
+      for (int x : t.bytes) {
         if (x > 0 && x < 255) inner_lo = std::min(inner_lo, x), inner_hi = std::max(inner_hi, x);
       }
       if (inner_lo <= inner_hi && (lo == 0 || hi == 255)) {

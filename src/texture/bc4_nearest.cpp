@@ -40,6 +40,16 @@ int value_at(int base, int p, int r) { return ((base + p * r) * 9363) >> 16; }
 // Position p (sevenths up from e1) to BC4 index: 0 is e0 (p = 7), 1 is e1 (p = 0), 8 - p between.
 int index_of(int p) { return ((8 - p) & 7) ^ (p == 0 || p == 7 ? 1 : 0); }
 
+Bc4Range load_scalar(const std::uint8_t* rgba, int channel, Values& values) {
+  Bc4Range range{255, 0};
+  for (int i = 0; i < kBlockTexelCount; ++i) {
+    values[i] = rgba[i * 4 + channel];
+    range.lo = std::min<int>(range.lo, values[i]);
+    range.hi = std::max<int>(range.hi, values[i]);
+  }
+  return range;
+}
+
 int nearest_scalar(const Values& v, int e0, int e1, Index& index) {
   const int r = e0 - e1;
   const int m = reciprocal(r);
@@ -60,6 +70,27 @@ int nearest_scalar(const Values& v, int e0, int e1, Index& index) {
 }
 
 #if defined(GPUMEM_SIMD_X86)
+
+Bc4Range load_sse2(const std::uint8_t* rgba, int channel, Values& values) {
+  const __m128i shift = _mm_cvtsi32_si128(8 * channel);
+  const __m128i byte = _mm_set1_epi32(0xFF);
+  __m128i words[4];
+  for (int v = 0; v < 4; ++v) {
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rgba + 16 * v));
+    words[v] = _mm_and_si128(_mm_srl_epi32(x, shift), byte);
+  }
+  const __m128i bytes =
+      _mm_packus_epi16(_mm_packs_epi32(words[0], words[1]), _mm_packs_epi32(words[2], words[3]));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(values), bytes);
+  __m128i lo = _mm_min_epu8(bytes, _mm_srli_si128(bytes, 8));
+  __m128i hi = _mm_max_epu8(bytes, _mm_srli_si128(bytes, 8));
+  for (int step : {4, 2, 1}) {
+    const __m128i s = _mm_cvtsi32_si128(8 * step);
+    lo = _mm_min_epu8(lo, _mm_srl_epi64(lo, s));
+    hi = _mm_max_epu8(hi, _mm_srl_epi64(hi, s));
+  }
+  return {_mm_cvtsi128_si32(lo) & 0xFF, _mm_cvtsi128_si32(hi) & 0xFF};
+}
 
 // Eight texels in 16-bit lanes; returns their positions' BC4 indices and adds their squared errors
 // (as 32-bit pair sums) to `sum`.
@@ -136,6 +167,13 @@ __attribute__((target("avx2"))) int nearest_avx2(const Values& v, int e0, int e1
 #endif
 
 }  // namespace
+
+Bc4Range bc4_load(const std::uint8_t* rgba, int channel, std::uint8_t (&values)[kBlockTexelCount]) {
+#if defined(GPUMEM_SIMD_X86)
+  if (simd_level() != SimdLevel::Scalar) return load_sse2(rgba, channel, values);
+#endif
+  return load_scalar(rgba, channel, values);
+}
 
 int bc4_nearest8(const std::uint8_t (&values)[kBlockTexelCount], int e0, int e1,
                  std::uint8_t (&index)[kBlockTexelCount]) {

@@ -44,6 +44,14 @@ struct Bc1FitSums {
 int bc1_nearest(const Bc1Texels& t, const int (&e)[2][3], bool three_colour, int entries,
                 std::uint8_t (&index)[kBlockTexelCount], Bc1FitSums* sums);
 
+// BC4: channel `channel` (0..3) of 16 RGBA8 texels into values[]; returns their minimum and
+// maximum as {min, max}.
+struct Bc4Range {
+  int lo;
+  int hi;
+};
+Bc4Range bc4_load(const std::uint8_t* rgba, int channel, std::uint8_t (&values)[kBlockTexelCount]);
+
 // BC4 eight-value mode (e0 > e1): index[i] gets the BC4 index of the palette value nearest to
 // values[i] (ties to the value nearer e1); returns the sum of squared errors.
 int bc4_nearest8(const std::uint8_t (&values)[kBlockTexelCount], int e0, int e1,
