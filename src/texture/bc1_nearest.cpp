@@ -164,31 +164,36 @@ int nearest_sse2(const Bc1Texels& t, const Palette& pal, int entries, bool three
   return horizontal_sum(sum);
 }
 
-__attribute__((target("avx2"))) float horizontal_sum_avx(__m256 v) {
+__attribute__((target("avx2,fma"))) float horizontal_sum_avx(__m256 v) {
   return horizontal_sum(_mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1)));
 }
 
-__attribute__((target("avx2"))) int nearest_avx2(const Bc1Texels& t, const Palette& pal,
-                                                 int entries, bool three_colour, Index& index,
-                                                 Bc1FitSums* sums) {
+// Texels and palette doubled, the squared distance comes out times 4 already, and with FMA each
+// entry costs three subtractions, three fused multiply-adds and a min per eight texels. Still
+// exact: every intermediate is a whole number below 2^24.
+__attribute__((target("avx2,fma"))) int nearest_avx2(const Bc1Texels& t, const Palette& pal,
+                                                     int entries, bool three_colour, Index& index,
+                                                     Bc1FitSums* sums) {
   __m256 best[2] = {_mm256_set1_ps(1e30F), _mm256_set1_ps(1e30F)};
-  __m256 c[3][2];
+  __m256 c[3][2], c2[3][2];
   for (int ch = 0; ch < 3; ++ch) {
     c[ch][0] = _mm256_load_ps(t.c[ch]);
     c[ch][1] = _mm256_load_ps(t.c[ch] + 8);
+    c2[ch][0] = _mm256_add_ps(c[ch][0], c[ch][0]);
+    c2[ch][1] = _mm256_add_ps(c[ch][1], c[ch][1]);
   }
   for (int k = 0; k < entries; ++k) {
-    const __m256 pr = _mm256_set1_ps(pal[k][0]);
-    const __m256 pg = _mm256_set1_ps(pal[k][1]);
-    const __m256 pb = _mm256_set1_ps(pal[k][2]);
+    const __m256 pr = _mm256_set1_ps(2.0F * pal[k][0]);
+    const __m256 pg = _mm256_set1_ps(2.0F * pal[k][1]);
+    const __m256 pb = _mm256_set1_ps(2.0F * pal[k][2]);
     const __m256 kf = _mm256_set1_ps(static_cast<float>(k));
     for (int v = 0; v < 2; ++v) {
-      const __m256 dr = _mm256_sub_ps(c[0][v], pr);
-      const __m256 dg = _mm256_sub_ps(c[1][v], pg);
-      const __m256 db = _mm256_sub_ps(c[2][v], pb);
-      const __m256 d = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(dr, dr), _mm256_mul_ps(dg, dg)),
-                                     _mm256_mul_ps(db, db));
-      best[v] = _mm256_min_ps(best[v], _mm256_add_ps(_mm256_mul_ps(d, _mm256_set1_ps(4.0F)), kf));
+      const __m256 dr = _mm256_sub_ps(c2[0][v], pr);
+      const __m256 dg = _mm256_sub_ps(c2[1][v], pg);
+      const __m256 db = _mm256_sub_ps(c2[2][v], pb);
+      const __m256 key =
+          _mm256_fmadd_ps(dr, dr, _mm256_fmadd_ps(dg, dg, _mm256_fmadd_ps(db, db, kf)));
+      best[v] = _mm256_min_ps(best[v], key);
     }
   }
   const __m256i three = _mm256_set1_epi32(3);

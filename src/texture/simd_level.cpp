@@ -9,7 +9,9 @@ namespace {
 SimdLevel detect() noexcept {
 #if defined(GPUMEM_SIMD_X86)
   __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") ? SimdLevel::Avx2 : SimdLevel::Sse2;
+  // The AVX2 kernels use FMA too (every AVX2 CPU so far has it; checked all the same).
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? SimdLevel::Avx2
+                                                                         : SimdLevel::Sse2;
 #else
   return SimdLevel::Scalar;
 #endif

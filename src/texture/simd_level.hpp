@@ -1,5 +1,5 @@
 // The SIMD instruction set the BCn encoders' kernels run on. The build targets baseline x86-64
-// (SSE2); wider kernels are compiled per function with __attribute__((target("avx2"))) and
+// (SSE2); wider kernels are compiled per function with __attribute__((target("avx2,fma"))) and
 // picked at run time from what the CPU reports (__builtin_cpu_supports). Every level produces
 // bit-identical blocks (the kernels do exact integer-valued arithmetic), which the tests check
 // by forcing each level in turn:
