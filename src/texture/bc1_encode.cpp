@@ -196,29 +196,21 @@ Candidate fit(const Texels& t, const float (&lo)[3], const float (&hi)[3], bool 
   return best;
 }
 
-// Greedy steps while any lowers the error: each of the six endpoint channels by +-1, and each
-// channel of both endpoints together (moving or stretching the segment), which single steps
-// cannot reach when each alone makes things worse.
+// Greedy steps while any lowers the error: per channel, the best of kBc1ChannelMoves (each
+// endpoint by +-1, and both together, moving or stretching the segment, which single steps cannot
+// reach when each alone makes things worse), all eight scored by one kernel call.
 void walk(const Texels& t, Candidate& best, int entries, int max_rounds) {
-  static constexpr int kMax[3] = {31, 63, 31};
-  static constexpr int kMoves[8][2] = {{-1, 0},  {1, 0}, {0, -1}, {0, 1},
-                                       {-1, -1}, {1, 1}, {-1, 1}, {1, -1}};
   for (int round = 0; round < max_rounds; ++round) {
     bool improved = false;
     for (int ch = 0; ch < 3; ++ch) {
-      for (const auto& move : kMoves) {
-        const int v0 = best.e[0][ch] + move[0];
-        const int v1 = best.e[1][ch] + move[1];
-        if (v0 < 0 || v0 > kMax[ch] || v1 < 0 || v1 > kMax[ch]) continue;
-        Candidate next = best;
-        next.e[0][ch] = v0;
-        next.e[1][ch] = v1;
-        if (assign(t, next, entries, false) < best.error) {
-          assign(t, next, entries);  // again, for the sums a later refit needs
-          best = next;
-          improved = true;
-        }
-      }
+      int errors[8];
+      bc1_channel_moves(t, best.e, best.three_colour, entries, ch, errors);
+      const int m = static_cast<int>(std::min_element(errors, errors + 8) - errors);
+      if (errors[m] >= best.error) continue;
+      best.e[0][ch] += kBc1ChannelMoves[m][0];
+      best.e[1][ch] += kBc1ChannelMoves[m][1];
+      assign(t, best, entries);  // the indices and sums of the step taken
+      improved = true;
     }
     if (!improved || best.error == 0) break;
   }

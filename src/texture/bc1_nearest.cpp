@@ -3,6 +3,8 @@
 // keys finds the nearest entry and breaks ties towards the lower index, with no separate select,
 // and every level computes exactly the same keys. The refit sums are whole numbers below 2^24,
 // the same whatever order the levels add them in.
+#include <climits>
+
 #include "bc_kernels.hpp"
 #include "simd_level.hpp"
 #include "simd_sums.hpp"
@@ -36,6 +38,52 @@ void palette_scalar(const int (&e)[2][3], bool three_colour, Palette& pal) {
     pal[1][ch] = static_cast<float>(c1);
     pal[2][ch] = static_cast<float>(three_colour ? (c0 + c1 + 1) / 2 : (2 * c0 + c1 + 1) / 3);
     pal[3][ch] = static_cast<float>(three_colour ? 0 : (c0 + 2 * c1 + 1) / 3);
+  }
+}
+
+// One channel's four palette values for stepped endpoints; false when a step leaves the range.
+bool stepped_channel(const int (&e)[2][3], bool three_colour, int ch, const int (&move)[2],
+                     int (&values)[4]) {
+  const int max = ch == 1 ? 63 : 31;
+  const int q0 = e[0][ch] + move[0], q1 = e[1][ch] + move[1];
+  if (q0 < 0 || q0 > max || q1 < 0 || q1 > max) return false;
+  const auto expand = ch == 1 ? expand6 : expand5;
+  const int c0 = expand(q0), c1 = expand(q1);
+  values[0] = c0;
+  values[1] = c1;
+  values[2] = three_colour ? (c0 + c1 + 1) / 2 : (2 * c0 + c1 + 1) / 3;
+  values[3] = three_colour ? 0 : (c0 + 2 * c1 + 1) / 3;
+  return true;
+}
+
+void moves_scalar(const Bc1Texels& t, const int (&e)[2][3], bool three_colour, int entries, int ch,
+                  int (&errors)[8]) {
+  Palette pal;
+  palette_scalar(e, three_colour, pal);
+  const int a = (ch + 1) % 3, b = (ch + 2) % 3;
+  float other[4][kBlockTexelCount];
+  for (int k = 0; k < entries; ++k) {
+    for (int i = 0; i < kBlockTexelCount; ++i) {
+      const float da = 2.0F * t.c[a][i] - 2.0F * pal[k][a];
+      const float db = 2.0F * t.c[b][i] - 2.0F * pal[k][b];
+      other[k][i] = da * da + db * db + static_cast<float>(k);
+    }
+  }
+  for (int m = 0; m < 8; ++m) {
+    int values[4];
+    errors[m] = INT_MAX;
+    if (!stepped_channel(e, three_colour, ch, kBc1ChannelMoves[m], values)) continue;
+    int error = 0;
+    for (int i = 0; i < kBlockTexelCount; ++i) {
+      float best = 1e30F;
+      for (int k = 0; k < entries; ++k) {
+        const float d = 2.0F * t.c[ch][i] - 2.0F * static_cast<float>(values[k]);
+        const float key = d * d + other[k][i];
+        best = key < best ? key : best;
+      }
+      error += (static_cast<int>(best) >> 2) & t.live[i];
+    }
+    errors[m] = error;
   }
 }
 
@@ -164,6 +212,50 @@ int nearest_sse2(const Bc1Texels& t, const Palette& pal, int entries, bool three
   return horizontal_sum(sum);
 }
 
+void moves_sse2(const Bc1Texels& t, const int (&e)[2][3], bool three_colour, int entries, int ch,
+                int (&errors)[8]) {
+  alignas(16) Palette pal;
+  palette_sse2(e, three_colour, pal);
+  const int a = (ch + 1) % 3, b = (ch + 2) % 3;
+  const __m128 two = _mm_set1_ps(2.0F);
+  __m128 other[4][4], x2[4];
+  __m128i live[4];
+  for (int v = 0; v < 4; ++v) {
+    x2[v] = _mm_mul_ps(two, _mm_load_ps(t.c[ch] + 4 * v));
+    live[v] = _mm_load_si128(reinterpret_cast<const __m128i*>(t.live + 4 * v));
+  }
+  for (int k = 0; k < entries; ++k) {
+    const __m128 pa = _mm_set1_ps(2.0F * pal[k][a]);
+    const __m128 pb = _mm_set1_ps(2.0F * pal[k][b]);
+    for (int v = 0; v < 4; ++v) {
+      const __m128 da = _mm_sub_ps(_mm_mul_ps(two, _mm_load_ps(t.c[a] + 4 * v)), pa);
+      const __m128 db = _mm_sub_ps(_mm_mul_ps(two, _mm_load_ps(t.c[b] + 4 * v)), pb);
+      other[k][v] = _mm_add_ps(_mm_add_ps(_mm_mul_ps(da, da), _mm_mul_ps(db, db)),
+                               _mm_set1_ps(static_cast<float>(k)));
+    }
+  }
+  for (int m = 0; m < 8; ++m) {
+    int values[4];
+    errors[m] = INT_MAX;
+    if (!stepped_channel(e, three_colour, ch, kBc1ChannelMoves[m], values)) continue;
+    __m128 best[4];
+    for (__m128& bv : best) bv = _mm_set1_ps(1e30F);
+    for (int k = 0; k < entries; ++k) {
+      const __m128 p = _mm_set1_ps(2.0F * static_cast<float>(values[k]));
+      for (int v = 0; v < 4; ++v) {
+        const __m128 d = _mm_sub_ps(x2[v], p);
+        best[v] = _mm_min_ps(best[v], _mm_add_ps(_mm_mul_ps(d, d), other[k][v]));
+      }
+    }
+    __m128i sum = _mm_setzero_si128();
+    for (int v = 0; v < 4; ++v) {
+      sum =
+          _mm_add_epi32(sum, _mm_and_si128(_mm_srli_epi32(_mm_cvttps_epi32(best[v]), 2), live[v]));
+    }
+    errors[m] = horizontal_sum(sum);
+  }
+}
+
 __attribute__((target("avx2,fma"))) float horizontal_sum_avx(__m256 v) {
   return horizontal_sum(_mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1)));
 }
@@ -249,9 +341,69 @@ __attribute__((target("avx2,fma"))) int nearest_avx2(const Bc1Texels& t, const P
       _mm_add_epi32(_mm256_castsi256_si128(err), _mm256_extracti128_si256(err, 1)));
 }
 
+__attribute__((target("avx2,fma"))) void moves_avx2(const Bc1Texels& t, const int (&e)[2][3],
+                                                    bool three_colour, int entries, int ch,
+                                                    int (&errors)[8]) {
+  alignas(16) Palette pal;
+  palette_sse2(e, three_colour, pal);
+  const int a = (ch + 1) % 3, b = (ch + 2) % 3;
+  const __m256 two = _mm256_set1_ps(2.0F);
+  __m256 other[4][2], x2[2];
+  __m256i live[2];
+  for (int v = 0; v < 2; ++v) {
+    x2[v] = _mm256_mul_ps(two, _mm256_load_ps(t.c[ch] + 8 * v));
+    live[v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(t.live + 8 * v));
+  }
+  for (int k = 0; k < entries; ++k) {
+    const __m256 pa = _mm256_set1_ps(2.0F * pal[k][a]);
+    const __m256 pb = _mm256_set1_ps(2.0F * pal[k][b]);
+    for (int v = 0; v < 2; ++v) {
+      const __m256 da = _mm256_fmsub_ps(two, _mm256_load_ps(t.c[a] + 8 * v), pa);
+      const __m256 db = _mm256_fmsub_ps(two, _mm256_load_ps(t.c[b] + 8 * v), pb);
+      other[k][v] =
+          _mm256_fmadd_ps(da, da, _mm256_fmadd_ps(db, db, _mm256_set1_ps(static_cast<float>(k))));
+    }
+  }
+  for (int m = 0; m < 8; ++m) {
+    int values[4];
+    errors[m] = INT_MAX;
+    if (!stepped_channel(e, three_colour, ch, kBc1ChannelMoves[m], values)) continue;
+    __m256 best[2] = {_mm256_set1_ps(1e30F), _mm256_set1_ps(1e30F)};
+    for (int k = 0; k < entries; ++k) {
+      const __m256 p = _mm256_set1_ps(2.0F * static_cast<float>(values[k]));
+      for (int v = 0; v < 2; ++v) {
+        const __m256 d = _mm256_sub_ps(x2[v], p);
+        best[v] = _mm256_min_ps(best[v], _mm256_fmadd_ps(d, d, other[k][v]));
+      }
+    }
+    const __m256i sum = _mm256_add_epi32(
+        _mm256_and_si256(_mm256_srli_epi32(_mm256_cvttps_epi32(best[0]), 2), live[0]),
+        _mm256_and_si256(_mm256_srli_epi32(_mm256_cvttps_epi32(best[1]), 2), live[1]));
+    errors[m] = horizontal_sum(
+        _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1)));
+  }
+}
+
 #endif
 
 }  // namespace
+
+void bc1_channel_moves(const Bc1Texels& t, const int (&e)[2][3], bool three_colour, int entries,
+                       int ch, int (&errors)[8]) {
+#if defined(GPUMEM_SIMD_X86)
+  switch (simd_level()) {
+    case SimdLevel::Avx2:
+      moves_avx2(t, e, three_colour, entries, ch, errors);
+      return;
+    case SimdLevel::Sse2:
+      moves_sse2(t, e, three_colour, entries, ch, errors);
+      return;
+    case SimdLevel::Scalar:
+      break;
+  }
+#endif
+  moves_scalar(t, e, three_colour, entries, ch, errors);
+}
 
 int bc1_nearest(const Bc1Texels& t, const int (&e)[2][3], bool three_colour, int entries,
                 std::uint8_t (&index)[kBlockTexelCount], Bc1FitSums* sums) {

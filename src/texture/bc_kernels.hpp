@@ -44,6 +44,17 @@ struct Bc1FitSums {
 int bc1_nearest(const Bc1Texels& t, const int (&e)[2][3], bool three_colour, int entries,
                 std::uint8_t (&index)[kBlockTexelCount], Bc1FitSums* sums);
 
+// The endpoint steps a BC1 walk tries on one channel: each endpoint alone, then both together
+// (moving or stretching the segment).
+inline constexpr int kBc1ChannelMoves[8][2] = {{-1, 0},  {1, 0}, {0, -1}, {0, 1},
+                                               {-1, -1}, {1, 1}, {-1, 1}, {1, -1}};
+
+// errors[m]: bc1_nearest()'s error with channel `ch` (0 r, 1 g, 2 b) of both endpoints stepped
+// by kBc1ChannelMoves[m], or INT_MAX where a step leaves the 5- or 6-bit range. The other
+// channels' distances are shared by all eight, which is what makes this cheaper than eight calls.
+void bc1_channel_moves(const Bc1Texels& t, const int (&e)[2][3], bool three_colour, int entries,
+                       int ch, int (&errors)[8]);
+
 // BC4: channel `channel` (0..3) of 16 RGBA8 texels into values[]; returns their minimum and
 // maximum as {min, max}.
 struct Bc4Range {

@@ -208,6 +208,51 @@ TEST(BcKernels, Bc1NearestMatchesTheDecoderPalette) {
   }
 }
 
+// The walk's batch of eight steps scores each exactly as bc1_nearest() scores the stepped
+// endpoints, and marks the steps that leave the range.
+TEST(BcKernels, Bc1ChannelMovesScoreLikeNearest) {
+  std::vector<SimdLevel> levels = simd_levels();
+  levels.push_back(SimdLevel::Scalar);
+  std::uint32_t state = 11;
+  for (int trial = 0; trial < 300; ++trial) {
+    std::uint8_t rgba[64];
+    for (std::uint8_t& b : rgba) b = static_cast<std::uint8_t>(next_random(state));
+    int e[2][3];
+    for (auto& end : e) {  // ends of the range included, where steps fall outside
+      end[0] = trial % 5 == 0 ? 0 : static_cast<int>(next_random(state) % 32);
+      end[1] = trial % 7 == 0 ? 63 : static_cast<int>(next_random(state) % 64);
+      end[2] = static_cast<int>(next_random(state) % 32);
+    }
+    const bool three = trial % 3 == 0;
+    const bool alpha = trial % 6 == 0;
+    const int entries = alpha ? 3 : 4;
+    for (SimdLevel level : levels) {
+      const AtLevel at(level);
+      detail::Bc1Texels t;
+      detail::bc1_load(rgba, alpha, t);
+      for (int ch = 0; ch < 3; ++ch) {
+        int errors[8];
+        detail::bc1_channel_moves(t, e, three, entries, ch, errors);
+        for (int m = 0; m < 8; ++m) {
+          int stepped[2][3] = {{e[0][0], e[0][1], e[0][2]}, {e[1][0], e[1][1], e[1][2]}};
+          stepped[0][ch] += detail::kBc1ChannelMoves[m][0];
+          stepped[1][ch] += detail::kBc1ChannelMoves[m][1];
+          const int max = ch == 1 ? 63 : 31;
+          if (std::min(stepped[0][ch], stepped[1][ch]) < 0 ||
+              std::max(stepped[0][ch], stepped[1][ch]) > max) {
+            EXPECT_EQ(errors[m], INT_MAX);
+            continue;
+          }
+          std::uint8_t index[16];
+          EXPECT_EQ(errors[m], detail::bc1_nearest(t, stepped, three, entries, index, nullptr))
+              << "trial " << trial << " channel " << ch << " move " << m << " at "
+              << detail::to_string(level);
+        }
+      }
+    }
+  }
+}
+
 // Flat blocks take the table path: any grey level comes back within 1 (through the 2/3 entry),
 // the same at every level.
 TEST(BcKernels, SolidGreyBlocksComeBackWithinOne) {
