@@ -132,22 +132,36 @@ void principal_line(const Texels& t, float (&lo)[3], float (&hi)[3]) {
   const float cov[6] = {p[0] - s[0] * mean[0], p[1] - s[0] * mean[1], p[2] - s[0] * mean[2],
                         p[3] - s[1] * mean[1], p[4] - s[1] * mean[2], p[5] - s[2] * mean[2]};
   // Power iteration from the row of the widest channel; four steps settle the axis well
-  // enough, the refits below correct what is left.
+  // enough, the refits below correct what is left. They are taken as two steps with the squared
+  // matrix, whose six terms are independent products: a shorter chain of dependent operations
+  // than four steps with a division each. Scaled once at the end (the terms stay far inside the
+  // float range: at most about 1e26 from a row scaled to 1).
   float v[3] = {cov[0], cov[1], cov[2]};
   if (cov[3] > cov[0] && cov[3] >= cov[5]) {
     v[0] = cov[1], v[1] = cov[3], v[2] = cov[4];
   } else if (cov[5] > cov[0] && cov[5] > cov[3]) {
     v[0] = cov[2], v[1] = cov[4], v[2] = cov[5];
   }
-  for (int iter = 0; iter < 4; ++iter) {
-    const float x = cov[0] * v[0] + cov[1] * v[1] + cov[2] * v[2];
-    const float y = cov[1] * v[0] + cov[3] * v[1] + cov[4] * v[2];
-    const float z = cov[2] * v[0] + cov[4] * v[1] + cov[5] * v[2];
-    const float m = std::max({std::fabs(x), std::fabs(y), std::fabs(z)});
-    if (m < 1e-6F) break;
-    const float inv = 1.0F / m;
-    v[0] = x * inv, v[1] = y * inv, v[2] = z * inv;
+  const float row_max = std::max({std::fabs(v[0]), std::fabs(v[1]), std::fabs(v[2])});
+  if (row_max > 0) {
+    const float inv = 1.0F / row_max;
+    v[0] *= inv, v[1] *= inv, v[2] *= inv;
   }
+  const float sq[6] = {cov[0] * cov[0] + cov[1] * cov[1] + cov[2] * cov[2],
+                       cov[0] * cov[1] + cov[1] * cov[3] + cov[2] * cov[4],
+                       cov[0] * cov[2] + cov[1] * cov[4] + cov[2] * cov[5],
+                       cov[1] * cov[1] + cov[3] * cov[3] + cov[4] * cov[4],
+                       cov[1] * cov[2] + cov[3] * cov[4] + cov[4] * cov[5],
+                       cov[2] * cov[2] + cov[4] * cov[4] + cov[5] * cov[5]};
+  for (int iter = 0; iter < 2; ++iter) {
+    const float x = sq[0] * v[0] + sq[1] * v[1] + sq[2] * v[2];
+    const float y = sq[1] * v[0] + sq[3] * v[1] + sq[4] * v[2];
+    const float z = sq[2] * v[0] + sq[4] * v[1] + sq[5] * v[2];
+    v[0] = x, v[1] = y, v[2] = z;
+  }
+  const float m = std::max({std::fabs(v[0]), std::fabs(v[1]), std::fabs(v[2])});
+  const float inv_m = m > 1e-20F ? 1.0F / m : 0.0F;
+  v[0] *= inv_m, v[1] *= inv_m, v[2] *= inv_m;
   const float len2 = v[0] * v[0] + v[1] * v[1] + v[2] * v[2];
   float tmin = 0, tmax = 0;
   if (len2 > 1e-12F) {
