@@ -42,9 +42,20 @@ std::vector<SimdLevel> simd_levels() {
   return levels;
 }
 
+// The SIMD levels and the scalar code: what a kernel test checks against brute force.
+std::vector<SimdLevel> all_levels() {
+  std::vector<SimdLevel> levels = simd_levels();
+  levels.push_back(SimdLevel::Scalar);
+  return levels;
+}
+
 std::uint32_t next_random(std::uint32_t& state) {
   state = state * 1664525U + 1013904223U;
   return state >> 8;
+}
+
+void random_texels(std::uint32_t& state, std::uint8_t (&rgba)[64]) {
+  for (std::uint8_t& b : rgba) b = static_cast<std::uint8_t>(next_random(state));
 }
 
 // A Kodak crop beside noise with random alpha (transparent texels for BC1_RGBA) and flat
@@ -92,8 +103,7 @@ TEST(BcKernels, EverySimdLevelEncodesLikeTheScalarCode) {
 // Brute force over every eight-value palette (e0 > e1) and every texel value: the kernel's index
 // names a value at the least distance, and its error is the sum of those least distances.
 TEST(BcKernels, Bc4NearestFindsTheNearestValue) {
-  std::vector<SimdLevel> levels = simd_levels();
-  levels.push_back(SimdLevel::Scalar);
+  const std::vector<SimdLevel> levels = all_levels();
   for (SimdLevel level : levels) {
     const AtLevel at(level);
     for (int e0 = 1; e0 < 256; ++e0) {
@@ -133,12 +143,11 @@ TEST(BcKernels, Bc4NearestFindsTheNearestValue) {
 // Random blocks and endpoints, both modes: indices name a nearest decoder palette colour, the
 // error skips transparent texels, and the refit sums match their definition.
 TEST(BcKernels, Bc1NearestMatchesTheDecoderPalette) {
-  std::vector<SimdLevel> levels = simd_levels();
-  levels.push_back(SimdLevel::Scalar);
+  const std::vector<SimdLevel> levels = all_levels();
   std::uint32_t state = 7;
   for (int trial = 0; trial < 2000; ++trial) {
     std::uint8_t rgba[64];
-    for (std::uint8_t& b : rgba) b = static_cast<std::uint8_t>(next_random(state));
+    random_texels(state, rgba);
     int e[2][3];
     for (auto& end : e) {
       end[0] = static_cast<int>(next_random(state) % 32);
@@ -211,12 +220,11 @@ TEST(BcKernels, Bc1NearestMatchesTheDecoderPalette) {
 // The walk's batch of eight steps scores each exactly as bc1_nearest() scores the stepped
 // endpoints, and marks the steps that leave the range.
 TEST(BcKernels, Bc1ChannelMovesScoreLikeNearest) {
-  std::vector<SimdLevel> levels = simd_levels();
-  levels.push_back(SimdLevel::Scalar);
+  const std::vector<SimdLevel> levels = all_levels();
   std::uint32_t state = 11;
   for (int trial = 0; trial < 300; ++trial) {
     std::uint8_t rgba[64];
-    for (std::uint8_t& b : rgba) b = static_cast<std::uint8_t>(next_random(state));
+    random_texels(state, rgba);
     int e[2][3];
     for (auto& end : e) {  // ends of the range included, where steps fall outside
       end[0] = trial % 5 == 0 ? 0 : static_cast<int>(next_random(state) % 32);
@@ -256,8 +264,7 @@ TEST(BcKernels, Bc1ChannelMovesScoreLikeNearest) {
 // Flat blocks take the table path: any grey level comes back within 1 (through the 2/3 entry),
 // the same at every level.
 TEST(BcKernels, SolidGreyBlocksComeBackWithinOne) {
-  std::vector<SimdLevel> levels = simd_levels();
-  levels.push_back(SimdLevel::Scalar);
+  const std::vector<SimdLevel> levels = all_levels();
   for (SimdLevel level : levels) {
     const AtLevel at(level);
     for (int v = 0; v < 256; ++v) {
