@@ -18,7 +18,7 @@ void load_scalar(const std::uint8_t* rgba, bool alpha_matters, Bc1Texels& t) {
   float sum[3] = {}, prod[6] = {};
   int live_count = 0;
   bool solid = true;
-  for (int i = 0; i < kBlockTexelCount; ++i) {
+  for (int i = 0; i < kBlockTexels; ++i) {
     const std::uint8_t* texel = rgba + std::ptrdiff_t{i} * 4;
     const float r = texel[0], g = texel[1], b = texel[2];
     t.c[0][i] = r;

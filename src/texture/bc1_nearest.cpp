@@ -18,7 +18,7 @@ namespace {
 
 // Colours as [r, g, b, unused], the layout an SSE2 register fills.
 using Palette = float[4][4];
-using Index = std::uint8_t[kBlockTexelCount];
+using Index = std::uint8_t[kBlockTexels];
 
 // Weight of endpoint 0 per index, in steps of 1/3 (four colours) or 1/2 (three colours, where
 // index 3 takes no part in a fit).
@@ -61,9 +61,9 @@ void moves_scalar(const Bc1Texels& t, const int (&e)[2][3], bool three_colour, i
   Palette pal;
   palette_scalar(e, three_colour, pal);
   const int a = (ch + 1) % 3, b = (ch + 2) % 3;
-  float other[4][kBlockTexelCount];
+  float other[4][kBlockTexels];
   for (int k = 0; k < entries; ++k) {
-    for (int i = 0; i < kBlockTexelCount; ++i) {
+    for (int i = 0; i < kBlockTexels; ++i) {
       const float da = 2.0F * t.c[a][i] - 2.0F * pal[k][a];
       const float db = 2.0F * t.c[b][i] - 2.0F * pal[k][b];
       other[k][i] = da * da + db * db + static_cast<float>(k);
@@ -74,7 +74,7 @@ void moves_scalar(const Bc1Texels& t, const int (&e)[2][3], bool three_colour, i
     errors[m] = INT_MAX;
     if (!stepped_channel(e, three_colour, ch, kBc1ChannelMoves[m], values)) continue;
     int error = 0;
-    for (int i = 0; i < kBlockTexelCount; ++i) {
+    for (int i = 0; i < kBlockTexels; ++i) {
       float best = 1e30F;
       for (int k = 0; k < entries; ++k) {
         const float d = 2.0F * t.c[ch][i] - 2.0F * static_cast<float>(values[k]);
@@ -90,7 +90,7 @@ void moves_scalar(const Bc1Texels& t, const int (&e)[2][3], bool three_colour, i
 int nearest_scalar(const Bc1Texels& t, const Palette& pal, int entries, bool three_colour,
                    Index& index, Bc1FitSums* sums) {
   int error = 0;
-  for (int i = 0; i < kBlockTexelCount; ++i) {
+  for (int i = 0; i < kBlockTexels; ++i) {
     float best = 1e30F;
     for (int k = 0; k < entries; ++k) {
       const float dr = t.c[0][i] - pal[k][0];
@@ -106,7 +106,7 @@ int nearest_scalar(const Bc1Texels& t, const Palette& pal, int entries, bool thr
   if (sums == nullptr) return error;
   const int* weights = three_colour ? kThreeWeights : kFourWeights;
   Bc1FitSums s{};
-  for (int i = 0; i < kBlockTexelCount; ++i) {
+  for (int i = 0; i < kBlockTexels; ++i) {
     if (t.live[i] == 0 || (three_colour && index[i] == 3)) continue;
     const float w = static_cast<float>(weights[index[i]]);
     for (int ch = 0; ch < 3; ++ch) {
@@ -406,7 +406,7 @@ void bc1_channel_moves(const Bc1Texels& t, const int (&e)[2][3], bool three_colo
 }
 
 int bc1_nearest(const Bc1Texels& t, const int (&e)[2][3], bool three_colour, int entries,
-                std::uint8_t (&index)[kBlockTexelCount], Bc1FitSums* sums) {
+                std::uint8_t (&index)[kBlockTexels], Bc1FitSums* sums) {
   alignas(16) Palette palette;
 #if defined(GPUMEM_SIMD_X86)
   const SimdLevel level = simd_level();

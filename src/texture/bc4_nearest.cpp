@@ -17,8 +17,8 @@
 namespace gpumem::detail {
 namespace {
 
-using Values = std::uint8_t[kBlockTexelCount];
-using Index = std::uint8_t[kBlockTexelCount];
+using Values = std::uint8_t[kBlockTexels];
+using Index = std::uint8_t[kBlockTexels];
 
 // ceil(65536 / r), 65535 for r = 1 (the q + 1 candidate covers the undershoot there).
 struct Reciprocals {
@@ -42,7 +42,7 @@ int index_of(int p) { return ((8 - p) & 7) ^ (p == 0 || p == 7 ? 1 : 0); }
 
 Bc4Range load_scalar(const std::uint8_t* rgba, int channel, Values& values) {
   Bc4Range range{255, 0};
-  for (int i = 0; i < kBlockTexelCount; ++i) {
+  for (int i = 0; i < kBlockTexels; ++i) {
     values[i] = rgba[i * 4 + channel];
     range.lo = std::min<int>(range.lo, values[i]);
     range.hi = std::max<int>(range.hi, values[i]);
@@ -55,7 +55,7 @@ int nearest_scalar(const Values& v, int e0, int e1, Index& index) {
   const int m = reciprocal(r);
   const int base = 7 * e1 + 3;
   int error = 0;
-  for (int i = 0; i < kBlockTexelCount; ++i) {
+  for (int i = 0; i < kBlockTexels; ++i) {
     const int d = std::clamp(v[i] - e1, 0, r);
     const int q = (7 * d * m) >> 16;
     const int q1 = std::min(q + 1, 7);
@@ -168,15 +168,15 @@ __attribute__((target("avx2"))) int nearest_avx2(const Values& v, int e0, int e1
 
 }  // namespace
 
-Bc4Range bc4_load(const std::uint8_t* rgba, int channel, std::uint8_t (&values)[kBlockTexelCount]) {
+Bc4Range bc4_load(const std::uint8_t* rgba, int channel, std::uint8_t (&values)[kBlockTexels]) {
 #if defined(GPUMEM_SIMD_X86)
   if (simd_level() != SimdLevel::Scalar) return load_sse2(rgba, channel, values);
 #endif
   return load_scalar(rgba, channel, values);
 }
 
-int bc4_nearest8(const std::uint8_t (&values)[kBlockTexelCount], int e0, int e1,
-                 std::uint8_t (&index)[kBlockTexelCount]) {
+int bc4_nearest8(const std::uint8_t (&values)[kBlockTexels], int e0, int e1,
+                 std::uint8_t (&index)[kBlockTexels]) {
 #if defined(GPUMEM_SIMD_X86)
   switch (simd_level()) {
     case SimdLevel::Avx2:

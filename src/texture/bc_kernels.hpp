@@ -7,15 +7,15 @@
 
 #include <cstdint>
 
-namespace gpumem::detail {
+#include "gpumem/texture/bc_block.hpp"
 
-constexpr int kBlockTexelCount = 16;
+namespace gpumem::detail {
 
 // A BC1 block's texels ready for fitting: planes of whole-number floats and the live texels'
 // sums and products (exact: all whole numbers below 2^24), from which the principal axis comes.
 struct Bc1Texels {
-  alignas(32) float c[3][kBlockTexelCount];         // r, g, b planes
-  alignas(32) std::int32_t live[kBlockTexelCount];  // -1: the error counts it; 0: transparent
+  alignas(32) float c[3][kBlockTexels];         // r, g, b planes
+  alignas(32) std::int32_t live[kBlockTexels];  // -1: the error counts it; 0: transparent
   int live_count;
   bool solid;         // every texel has texel 0's RGB (alpha aside)
   float sum[3];       // sums of r, g, b over live texels
@@ -42,7 +42,7 @@ struct Bc1FitSums {
 // the lower index); returns the sum of squared distances over live texels. With `sums`, also
 // fills it for a refit of these indices.
 int bc1_nearest(const Bc1Texels& t, const int (&e)[2][3], bool three_colour, int entries,
-                std::uint8_t (&index)[kBlockTexelCount], Bc1FitSums* sums);
+                std::uint8_t (&index)[kBlockTexels], Bc1FitSums* sums);
 
 // The endpoint steps a BC1 walk tries on one channel: each endpoint alone, then both together
 // (moving or stretching the segment).
@@ -61,11 +61,11 @@ struct Bc4Range {
   int lo;
   int hi;
 };
-Bc4Range bc4_load(const std::uint8_t* rgba, int channel, std::uint8_t (&values)[kBlockTexelCount]);
+Bc4Range bc4_load(const std::uint8_t* rgba, int channel, std::uint8_t (&values)[kBlockTexels]);
 
 // BC4 eight-value mode (e0 > e1): index[i] gets the BC4 index of the palette value nearest to
 // values[i] (ties to the value nearer e1); returns the sum of squared errors.
-int bc4_nearest8(const std::uint8_t (&values)[kBlockTexelCount], int e0, int e1,
-                 std::uint8_t (&index)[kBlockTexelCount]);
+int bc4_nearest8(const std::uint8_t (&values)[kBlockTexels], int e0, int e1,
+                 std::uint8_t (&index)[kBlockTexels]);
 
 }  // namespace gpumem::detail
