@@ -4,7 +4,8 @@
 // Mpix/s (the best of --reps runs per image, summed over the images).
 //
 //   build/bench/bc_bench [--images DIR] [--threads N] [--reps R] [--formats bc1,bc3,bc4,bc5,bc7]
-//                        [--others no]
+//                        [--qualities fast,normal,best] [--others no]
+//                        [--simd scalar|sse2|avx2]   (default: the best this CPU has)
 //
 // Not a Google Benchmark program: a quality table needs per-image PSNR beside the timings.
 #include <squish.h>
@@ -24,6 +25,7 @@
 #include "gpumem/texture/bc_codec.hpp"
 #include "gpumem/texture/image_io.hpp"
 #include "gpumem/texture/psnr.hpp"
+#include "texture/simd_level.hpp"
 
 #ifndef GPUMEM_KODAK_DIR
 #define GPUMEM_KODAK_DIR "../shared/images/kodak"
@@ -100,6 +102,7 @@ int main(int argc, char** argv) {
   unsigned threads = std::max(1U, std::thread::hardware_concurrency());
   int reps = 3;
   std::string formats = "bc1,bc3,bc4,bc5,bc7";
+  std::string qualities = "fast,normal,best";
   bool others = true;  // --others no: gpumem's encoders only
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string arg = argv[i];
@@ -112,6 +115,19 @@ int main(int argc, char** argv) {
       reps = std::stoi(value);
     } else if (arg == "--formats") {
       formats = value;
+    } else if (arg == "--qualities") {
+      qualities = value;
+    } else if (arg == "--simd") {
+      using gpumem::detail::SimdLevel;
+      const std::string level = value;
+      const SimdLevel wanted = level == "scalar" ? SimdLevel::Scalar
+                               : level == "sse2" ? SimdLevel::Sse2
+                                                 : SimdLevel::Avx2;
+      if (level != gpumem::detail::to_string(wanted) ||
+          gpumem::detail::set_simd_level(wanted) != wanted) {
+        fmt::print(stderr, "bc_bench: --simd {} is not one this CPU and build have\n", level);
+        return 2;
+      }
     } else if (arg == "--others") {
       others = std::string(value) != "no";
     } else {
@@ -127,6 +143,7 @@ int main(int argc, char** argv) {
   std::vector<Entry> entries;
   auto add_gpumem = [&](const std::string& name, TextureFormat f) {
     for (Q q : {Q::Fast, Q::Normal, Q::Best}) {
+      if (qualities.find(gpumem::to_string(q)) == std::string::npos) continue;
       entries.push_back(gpumem_entry(name, f, q, 1));
       if (threads > 1) entries.push_back(gpumem_entry(name, f, q, threads));
     }
@@ -179,6 +196,7 @@ int main(int argc, char** argv) {
     std::erase_if(entries, [](const Entry& e) { return e.name.rfind("gpumem", 0) != 0; });
   }
 
+  fmt::print("Encoder kernels: {}\n\n", gpumem::detail::to_string(gpumem::detail::simd_level()));
   // Mpix/s is wall clock; "per CPU s" divides by the CPU time all threads used, which on a
   // shared machine is the steadier figure for one-thread runs.
   fmt::print(

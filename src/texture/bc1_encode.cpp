@@ -11,11 +11,8 @@
 #include <cmath>
 #include <cstring>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include "bc_encoders.hpp"
+#include "bc_kernels.hpp"
 
 namespace gpumem::detail {
 namespace {
@@ -69,106 +66,27 @@ const Tables& tables() {
   return kTables;
 }
 
-// Texels as planes of floats (r, g, b), which the compiler vectorises across the 16 texels with
-// plain SSE2 (32-bit integer multiplies would need SSE4.1). Values are whole numbers and sums
-// of squares stay below 2^24, so float arithmetic is exact here.
-struct Texels {
-  alignas(16) float c[3][kTexels];
-  bool transparent[kTexels];
-  int opaque_count;
-};
+using Texels = Bc1Texels;
 
 struct Candidate {
   int e[2][3];  // quantised endpoints: 5, 6, 5 bits
   bool three_colour;
   int error = INT_MAX;
   std::uint8_t index[kTexels];
+  Bc1FitSums sums;  // for a refit of these indices; set by assign() unless it was told not to
 };
 
 unsigned pack565(const int* q) { return static_cast<unsigned>((q[0] << 11) | (q[1] << 5) | q[2]); }
 
-void palette_of(const Candidate& cand, int (&pal)[4][3]) {
-  int c0[3] = {expand5(cand.e[0][0]), expand6(cand.e[0][1]), expand5(cand.e[0][2])};
-  int c1[3] = {expand5(cand.e[1][0]), expand6(cand.e[1][1]), expand5(cand.e[1][2])};
-  for (int ch = 0; ch < 3; ++ch) {
-    pal[0][ch] = c0[ch];
-    pal[1][ch] = c1[ch];
-    if (cand.three_colour) {
-      pal[2][ch] = (c0[ch] + c1[ch] + 1) / 2;
-      pal[3][ch] = 0;
-    } else {
-      pal[2][ch] = (2 * c0[ch] + c1[ch] + 1) / 3;
-      pal[3][ch] = (c0[ch] + 2 * c1[ch] + 1) / 3;
-    }
-  }
-}
-
 // Chooses each texel's nearest palette entry and returns the block's squared error.
-// `entries` is 4, or 3 when index 3 is off limits (three-colour blocks of BC1_RGBA).
-int assign(const Texels& t, Candidate& cand, int entries) {
-  int pal_int[4][3];
-  palette_of(cand, pal_int);
-  float pal[4][3];
-  for (int k = 0; k < 4; ++k) {
-    for (int ch = 0; ch < 3; ++ch) pal[k][ch] = static_cast<float>(pal_int[k][ch]);
+// `entries` is 4, or 3 when index 3 is off limits (three-colour blocks of BC1_RGBA). Without
+// `with_sums` (for trials most of which lose) the candidate cannot be refitted.
+int assign(const Texels& t, Candidate& cand, int entries, bool with_sums = true) {
+  cand.error = bc1_nearest(t, cand.e, cand.three_colour, entries, cand.index,
+                           with_sums ? &cand.sums : nullptr);
+  if (t.live_count < kTexels) {
+    for (int i = 0; i < kTexels; ++i) cand.index[i] = t.live[i] != 0 ? cand.index[i] : 3;
   }
-  alignas(16) float best[kTexels];
-  alignas(16) float choice[kTexels];
-#if defined(__SSE2__)
-  // Four texels per register; the compiler's own vectorisation of the loop below kept the
-  // select in scalar code.
-  __m128 best_v[4], choice_v[4];
-  for (int v = 0; v < 4; ++v) {
-    best_v[v] = _mm_set1_ps(1e30F);
-    choice_v[v] = _mm_setzero_ps();
-  }
-  for (int k = 0; k < entries; ++k) {
-    const __m128 pr = _mm_set1_ps(pal[k][0]);
-    const __m128 pg = _mm_set1_ps(pal[k][1]);
-    const __m128 pb = _mm_set1_ps(pal[k][2]);
-    const __m128 kf = _mm_set1_ps(static_cast<float>(k));
-    for (std::ptrdiff_t v = 0; v < 4; ++v) {
-      const __m128 dr = _mm_sub_ps(_mm_load_ps(t.c[0] + 4 * v), pr);
-      const __m128 dg = _mm_sub_ps(_mm_load_ps(t.c[1] + 4 * v), pg);
-      const __m128 db = _mm_sub_ps(_mm_load_ps(t.c[2] + 4 * v), pb);
-      const __m128 d =
-          _mm_add_ps(_mm_add_ps(_mm_mul_ps(dr, dr), _mm_mul_ps(dg, dg)), _mm_mul_ps(db, db));
-      const __m128 closer = _mm_cmplt_ps(d, best_v[v]);
-      best_v[v] = _mm_min_ps(d, best_v[v]);
-      choice_v[v] = _mm_or_ps(_mm_and_ps(closer, kf), _mm_andnot_ps(closer, choice_v[v]));
-    }
-  }
-  for (std::ptrdiff_t v = 0; v < 4; ++v) {
-    _mm_store_ps(best + 4 * v, best_v[v]);
-    _mm_store_ps(choice + 4 * v, choice_v[v]);
-  }
-#else
-  for (int i = 0; i < kTexels; ++i) {
-    best[i] = 1e30F;
-    choice[i] = 0;
-  }
-  for (int k = 0; k < entries; ++k) {
-    const float kf = static_cast<float>(k);
-    for (int i = 0; i < kTexels; ++i) {
-      const float dr = t.c[0][i] - pal[k][0];
-      const float dg = t.c[1][i] - pal[k][1];
-      const float db = t.c[2][i] - pal[k][2];
-      const float d = dr * dr + dg * dg + db * db;
-      choice[i] = d < best[i] ? kf : choice[i];
-      best[i] = d < best[i] ? d : best[i];
-    }
-  }
-#endif
-  float error = 0;
-  for (int i = 0; i < kTexels; ++i) {
-    if (t.transparent[i]) {
-      cand.index[i] = 3;
-    } else {
-      error += best[i];
-      cand.index[i] = static_cast<std::uint8_t>(choice[i]);
-    }
-  }
-  cand.error = static_cast<int>(error);
   return cand.error;
 }
 
@@ -184,85 +102,80 @@ void quantise(const float* lo, const float* hi, Candidate& cand) {
 }
 
 // Least-squares endpoints for the candidate's indices; false when the indices do not pin down
-// two endpoints (all texels on one palette weight).
-bool refit(const Texels& t, const Candidate& cand, float (&lo)[3], float (&hi)[3]) {
-  static constexpr float kFour[4] = {1.0F, 0.0F, 2.0F / 3.0F, 1.0F / 3.0F};
-  static constexpr float kThree[4] = {1.0F, 0.0F, 0.5F, 0.0F};
-  const float* weight = cand.three_colour ? kThree : kFour;
-  float aa = 0, bb = 0, ab = 0;
-  float ax[3] = {}, bx[3] = {};
-  for (int i = 0; i < kTexels; ++i) {
-    if (t.transparent[i] || (cand.three_colour && cand.index[i] == 3)) continue;
-    const float a = weight[cand.index[i]];
-    const float b = 1.0F - a;
-    aa += a * a;
-    bb += b * b;
-    ab += a * b;
-    for (int ch = 0; ch < 3; ++ch) {
-      ax[ch] += a * t.c[ch][i];
-      bx[ch] += b * t.c[ch][i];
-    }
-  }
+// two endpoints (all texels on one palette weight). With weights a = w/d of endpoint 0 and the
+// exact sums of bc1_fit_sums(), the normal equations scaled by d^2 have whole-number terms.
+bool refit(const Candidate& cand, float (&lo)[3], float (&hi)[3]) {
+  const Bc1FitSums& s = cand.sums;
+  const float d = cand.three_colour ? 2.0F : 3.0F;
+  const float aa = s.ww;                                     // d^2 * sum(a^2)
+  const float bb = s.count * d * d - 2.0F * d * s.w + s.ww;  // d^2 * sum(b^2)
+  const float ab = d * s.w - s.ww;                           // d^2 * sum(a b)
   const float det = aa * bb - ab * ab;
-  if (std::fabs(det) < 1e-4F) return false;
-  const float inv = 1.0F / det;
+  if (det < 0.5F) return false;  // a whole number: zero when the indices are degenerate
+  const float scale = d / det;
   for (int ch = 0; ch < 3; ++ch) {
-    lo[ch] = (bb * ax[ch] - ab * bx[ch]) * inv;
-    hi[ch] = (aa * bx[ch] - ab * ax[ch]) * inv;
+    const float ax = s.wx[ch];                // d * sum(a x)
+    const float bx = d * s.x[ch] - s.wx[ch];  // d * sum(b x)
+    lo[ch] = (bb * ax - ab * bx) * scale;
+    hi[ch] = (aa * bx - ab * ax) * scale;
   }
   return true;
 }
 
 void principal_line(const Texels& t, float (&lo)[3], float (&hi)[3]) {
-  float mean[3] = {};
-  int n = 0;
-  for (int i = 0; i < kTexels; ++i) {
-    if (t.transparent[i]) continue;
-    for (int ch = 0; ch < 3; ++ch) mean[ch] += t.c[ch][i];
-    ++n;
-  }
-  for (float& m : mean) m /= static_cast<float>(n);
-  float cov[6] = {};  // rr rg rb gg gb bb
-  for (int i = 0; i < kTexels; ++i) {
-    if (t.transparent[i]) continue;
-    const float r = t.c[0][i] - mean[0];
-    const float g = t.c[1][i] - mean[1];
-    const float b = t.c[2][i] - mean[2];
-    cov[0] += r * r;
-    cov[1] += r * g;
-    cov[2] += r * b;
-    cov[3] += g * g;
-    cov[4] += g * b;
-    cov[5] += b * b;
-  }
+  const float n = static_cast<float>(t.live_count);
+  const float inv_n = 1.0F / n;
+  const float mean[3] = {t.sum[0] * inv_n, t.sum[1] * inv_n, t.sum[2] * inv_n};
+  // Covariance (times n) from the exact sums: sum(xy) - sum(x) sum(y) / n.
+  const float* p = t.products;
+  const float* s = t.sum;
+  const float cov[6] = {p[0] - s[0] * mean[0], p[1] - s[0] * mean[1], p[2] - s[0] * mean[2],
+                        p[3] - s[1] * mean[1], p[4] - s[1] * mean[2], p[5] - s[2] * mean[2]};
   // Power iteration from the row of the widest channel; four steps settle the axis well
-  // enough, the refits below correct what is left.
+  // enough, the refits below correct what is left. They are taken as two steps with the squared
+  // matrix, whose six terms are independent products: a shorter chain of dependent operations
+  // than four steps with a division each. Scaled once at the end (the terms stay far inside the
+  // float range: at most about 1e26 from a row scaled to 1).
   float v[3] = {cov[0], cov[1], cov[2]};
   if (cov[3] > cov[0] && cov[3] >= cov[5]) {
     v[0] = cov[1], v[1] = cov[3], v[2] = cov[4];
   } else if (cov[5] > cov[0] && cov[5] > cov[3]) {
     v[0] = cov[2], v[1] = cov[4], v[2] = cov[5];
   }
-  for (int iter = 0; iter < 4; ++iter) {
-    const float x = cov[0] * v[0] + cov[1] * v[1] + cov[2] * v[2];
-    const float y = cov[1] * v[0] + cov[3] * v[1] + cov[4] * v[2];
-    const float z = cov[2] * v[0] + cov[4] * v[1] + cov[5] * v[2];
-    const float m = std::max({std::fabs(x), std::fabs(y), std::fabs(z)});
-    if (m < 1e-6F) break;
-    v[0] = x / m, v[1] = y / m, v[2] = z / m;
+  const float row_max = std::max({std::fabs(v[0]), std::fabs(v[1]), std::fabs(v[2])});
+  if (row_max > 0) {
+    const float inv = 1.0F / row_max;
+    v[0] *= inv, v[1] *= inv, v[2] *= inv;
   }
+  const float sq[6] = {cov[0] * cov[0] + cov[1] * cov[1] + cov[2] * cov[2],
+                       cov[0] * cov[1] + cov[1] * cov[3] + cov[2] * cov[4],
+                       cov[0] * cov[2] + cov[1] * cov[4] + cov[2] * cov[5],
+                       cov[1] * cov[1] + cov[3] * cov[3] + cov[4] * cov[4],
+                       cov[1] * cov[2] + cov[3] * cov[4] + cov[4] * cov[5],
+                       cov[2] * cov[2] + cov[4] * cov[4] + cov[5] * cov[5]};
+  for (int iter = 0; iter < 2; ++iter) {
+    const float x = sq[0] * v[0] + sq[1] * v[1] + sq[2] * v[2];
+    const float y = sq[1] * v[0] + sq[3] * v[1] + sq[4] * v[2];
+    const float z = sq[2] * v[0] + sq[4] * v[1] + sq[5] * v[2];
+    v[0] = x, v[1] = y, v[2] = z;
+  }
+  const float m = std::max({std::fabs(v[0]), std::fabs(v[1]), std::fabs(v[2])});
+  const float inv_m = m > 1e-20F ? 1.0F / m : 0.0F;
+  v[0] *= inv_m, v[1] *= inv_m, v[2] *= inv_m;
   const float len2 = v[0] * v[0] + v[1] * v[1] + v[2] * v[2];
   float tmin = 0, tmax = 0;
   if (len2 > 1e-12F) {
-    tmin = 1e30F, tmax = -1e30F;
+    // Extent along the axis; the mean's own projection is taken off once afterwards.
+    float pmin = 1e30F, pmax = -1e30F;
     for (int i = 0; i < kTexels; ++i) {
-      if (t.transparent[i]) continue;
-      const float p = (t.c[0][i] - mean[0]) * v[0] + (t.c[1][i] - mean[1]) * v[1] +
-                      (t.c[2][i] - mean[2]) * v[2];
-      tmin = std::min(tmin, p);
-      tmax = std::max(tmax, p);
+      const float q = t.c[0][i] * v[0] + t.c[1][i] * v[1] + t.c[2][i] * v[2];
+      pmin = t.live[i] != 0 && q < pmin ? q : pmin;
+      pmax = t.live[i] != 0 && q > pmax ? q : pmax;
     }
-    tmin /= len2, tmax /= len2;
+    const float centre = mean[0] * v[0] + mean[1] * v[1] + mean[2] * v[2];
+    const float inv_len2 = 1.0F / len2;
+    tmin = (pmin - centre) * inv_len2;
+    tmax = (pmax - centre) * inv_len2;
   }
   for (int ch = 0; ch < 3; ++ch) {
     hi[ch] = mean[ch] + v[ch] * tmin;
@@ -276,7 +189,7 @@ bool polish(const Texels& t, Candidate& best, int entries, int passes) {
   bool changed = false;
   float lo[3], hi[3];
   for (int pass = 0; pass < passes; ++pass) {
-    if (!refit(t, best, lo, hi)) break;
+    if (!refit(best, lo, hi)) break;
     Candidate next = best;
     quantise(lo, hi, next);
     if (std::memcmp(next.e, best.e, sizeof(best.e)) == 0) break;
@@ -297,28 +210,21 @@ Candidate fit(const Texels& t, const float (&lo)[3], const float (&hi)[3], bool 
   return best;
 }
 
-// Greedy steps while any lowers the error: each of the six endpoint channels by +-1, and each
-// channel of both endpoints together (moving or stretching the segment), which single steps
-// cannot reach when each alone makes things worse.
+// Greedy steps while any lowers the error: per channel, the best of kBc1ChannelMoves (each
+// endpoint by +-1, and both together, moving or stretching the segment, which single steps cannot
+// reach when each alone makes things worse), all eight scored by one kernel call.
 void walk(const Texels& t, Candidate& best, int entries, int max_rounds) {
-  static constexpr int kMax[3] = {31, 63, 31};
-  static constexpr int kMoves[8][2] = {{-1, 0},  {1, 0}, {0, -1}, {0, 1},
-                                       {-1, -1}, {1, 1}, {-1, 1}, {1, -1}};
   for (int round = 0; round < max_rounds; ++round) {
     bool improved = false;
     for (int ch = 0; ch < 3; ++ch) {
-      for (const auto& move : kMoves) {
-        const int v0 = best.e[0][ch] + move[0];
-        const int v1 = best.e[1][ch] + move[1];
-        if (v0 < 0 || v0 > kMax[ch] || v1 < 0 || v1 > kMax[ch]) continue;
-        Candidate next = best;
-        next.e[0][ch] = v0;
-        next.e[1][ch] = v1;
-        if (assign(t, next, entries) < best.error) {
-          best = next;
-          improved = true;
-        }
-      }
+      int errors[8];
+      bc1_channel_moves(t, best.e, best.three_colour, entries, ch, errors);
+      const int m = static_cast<int>(std::min_element(errors, errors + 8) - errors);
+      if (errors[m] >= best.error) continue;
+      best.e[0][ch] += kBc1ChannelMoves[m][0];
+      best.e[1][ch] += kBc1ChannelMoves[m][1];
+      assign(t, best, entries);  // the indices and sums of the step taken
+      improved = true;
     }
     if (!improved || best.error == 0) break;
   }
@@ -354,16 +260,10 @@ void write_block(Candidate cand, bool four_colour_only, std::uint8_t* out) {
 void encode_bc1_block(const std::uint8_t* rgba, std::uint8_t* out, EncodeQuality quality,
                       bool three_colour_alpha, bool four_colour_only) {
   Texels t;
-  t.opaque_count = 0;
-  bool solid = true;
-  for (int i = 0; i < kTexels; ++i) {
-    for (int ch = 0; ch < 3; ++ch) t.c[ch][i] = rgba[i * 4 + ch];
-    t.transparent[i] = three_colour_alpha && rgba[i * 4 + 3] < 128;
-    t.opaque_count += t.transparent[i] ? 0 : 1;
-    solid = solid && std::memcmp(rgba, rgba + std::ptrdiff_t{i} * 4, 3) == 0;
-  }
-  const bool any_transparent = t.opaque_count < kTexels;
-  if (t.opaque_count == 0) {  // all transparent: three-colour block, every index 3
+  bc1_load(rgba, three_colour_alpha, t);
+  const bool solid = t.solid;
+  const bool any_transparent = t.live_count < kTexels;
+  if (t.live_count == 0) {  // all transparent: three-colour block, every index 3
     const std::uint8_t block[8] = {0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF};
     std::memcpy(out, block, 8);
     return;

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "bc_encoders.hpp"
+#include "bc_kernels.hpp"
 
 namespace gpumem::detail {
 namespace {
@@ -22,43 +23,23 @@ struct Candidate {
   std::uint8_t index[kTexels] = {};
 };
 
-int evaluate(const int* v, Candidate& c) {
+// A block's texels, one channel.
+struct Texels {
+  std::uint8_t bytes[kTexels];
+};
+
+int evaluate(const Texels& t, Candidate& c) {
+  if (c.e0 > c.e1) {  // eight evenly spread values: the kernel finds the nearest by arithmetic
+    c.error = bc4_nearest8(t.bytes, c.e0, c.e1, c.index);
+    return c.error;
+  }
+  const std::uint8_t* v = t.bytes;
   int pal[8];
   pal[0] = c.e0;
   pal[1] = c.e1;
-  if (c.e0 > c.e1) {
-    for (int i = 1; i <= 6; ++i) pal[i + 1] = ((7 - i) * c.e0 + i * c.e1 + 3) / 7;
-  } else {
-    for (int i = 1; i <= 4; ++i) pal[i + 1] = ((5 - i) * c.e0 + i * c.e1 + 2) / 5;
-    pal[6] = 0;
-    pal[7] = 255;
-  }
-  if (c.e0 > c.e1) {
-    // Eight values evenly spread from e1 to e0: the nearest is found by arithmetic, in a loop
-    // without lookups so the compiler vectorises it. Position p counts sevenths up from e1;
-    // index 1 is p = 0, index 0 is p = 7, index 8 - p between. The palette value is
-    // (p*e0 + (7-p)*e1 + 3) / 7, the division done as * 9363 >> 16, exact for numerators up to
-    // 7 * 255 + 3.
-    const float scale = 7.0F / static_cast<float>(c.e0 - c.e1);
-    alignas(16) int err[kTexels];
-    alignas(16) int idx[kTexels];
-    for (int i = 0; i < kTexels; ++i) {
-      // Texels outside [e1, e0] (refits and walks move the endpoints inside the range) clamp to
-      // the nearer end.
-      const float pos = static_cast<float>(v[i] - c.e1) * scale;
-      const int p = std::clamp(round_non_negative(std::max(pos, 0.0F)), 0, 7);
-      const int value = ((p * c.e0 + (7 - p) * c.e1 + 3) * 9363) >> 16;
-      err[i] = (v[i] - value) * (v[i] - value);
-      idx[i] = p == 7 ? 0 : p == 0 ? 1 : 8 - p;
-    }
-    int error = 0;
-    for (int i = 0; i < kTexels; ++i) {
-      error += err[i];
-      c.index[i] = static_cast<std::uint8_t>(idx[i]);
-    }
-    c.error = error;
-    return error;
-  }
+  for (int i = 1; i <= 4; ++i) pal[i + 1] = ((5 - i) * c.e0 + i * c.e1 + 2) / 5;
+  pal[6] = 0;
+  pal[7] = 255;
   alignas(16) int best[kTexels];
   alignas(16) int choice[kTexels];
   for (int i = 0; i < kTexels; ++i) {
@@ -89,7 +70,8 @@ constexpr int kSteps6[8] = {5, 0, 4, 3, 2, 1, -1, -1};
 // Least-squares endpoints for the candidate's indices. With e0's weight w/d and e1's (d-w)/d,
 // every sum is an integer, so the solve is exact in 64-bit integers and the loop over the
 // texels is plain integer arithmetic the compiler vectorises.
-bool refit(const int* v, const Candidate& c, Candidate& out) {
+bool refit(const Texels& t, const Candidate& c, Candidate& out) {
+  const std::uint8_t* v = t.bytes;
   const bool eight = c.e0 > c.e1;
   const int* steps = eight ? kSteps8 : kSteps6;
   const int d = eight ? 7 : 5;
@@ -122,29 +104,29 @@ bool refit(const int* v, const Candidate& c, Candidate& out) {
   return true;
 }
 
-void try_candidate(const int* v, Candidate& best, int e0, int e1) {
+void try_candidate(const Texels& t, Candidate& best, int e0, int e1) {
   if (e0 < 0 || e0 > 255 || e1 < 0 || e1 > 255) return;
   Candidate c;
   c.e0 = e0;
   c.e1 = e1;
-  if (evaluate(v, c) < best.error) best = c;
+  if (evaluate(t, c) < best.error) best = c;
 }
 
-void refine(const int* v, Candidate& best, int passes) {
+void refine(const Texels& t, Candidate& best, int passes) {
   for (int pass = 0; pass < passes; ++pass) {
     Candidate next;
-    if (!refit(v, best, next) || (next.e0 == best.e0 && next.e1 == best.e1)) return;
-    if (evaluate(v, next) >= best.error) return;
+    if (!refit(t, best, next) || (next.e0 == best.e0 && next.e1 == best.e1)) return;
+    if (evaluate(t, next) >= best.error) return;
     best = next;
   }
 }
 
-void walk(const int* v, Candidate& best, int radius) {
+void walk(const Texels& t, Candidate& best, int radius) {
   const int e0 = best.e0, e1 = best.e1;
   for (int d0 = -radius; d0 <= radius; ++d0) {
     for (int d1 = -radius; d1 <= radius; ++d1) {
       const int a = e0 + d0, b = e1 + d1;
-      if ((a > b) == (e0 > e1)) try_candidate(v, best, a, b);
+      if ((a > b) == (e0 > e1)) try_candidate(t, best, a, b);
     }
   }
 }
@@ -153,13 +135,8 @@ void walk(const int* v, Candidate& best, int radius) {
 
 void encode_bc4_channel(const std::uint8_t* rgba, int channel, std::uint8_t* out,
                         EncodeQuality quality) {
-  int v[kTexels];
-  int lo = 255, hi = 0;
-  for (int i = 0; i < kTexels; ++i) {
-    v[i] = rgba[i * 4 + channel];
-    lo = std::min(lo, v[i]);
-    hi = std::max(hi, v[i]);
-  }
+  Texels t;
+  const auto [lo, hi] = bc4_load(rgba, channel, t.bytes);
   Candidate best;
   if (lo == hi) {
     best.e0 = best.e1 = lo;
@@ -167,25 +144,25 @@ void encode_bc4_channel(const std::uint8_t* rgba, int channel, std::uint8_t* out
   } else {
     best.e0 = hi;
     best.e1 = lo;
-    evaluate(v, best);
+    evaluate(t, best);
     // A block already within one step per texel has nothing a refit could win back.
-    if (best.error > kTexels) refine(v, best, quality == EncodeQuality::Fast ? 1 : 3);
+    if (best.error > kTexels) refine(t, best, quality == EncodeQuality::Fast ? 1 : 3);
     if (quality != EncodeQuality::Fast && best.error > 0) {
       // Six-value mode over the texels strictly inside (0, 255), the ends being free.
       int inner_lo = 255, inner_hi = 0;
-      for (int x : v) {
+      for (int x : t.bytes) {
         if (x > 0 && x < 255) inner_lo = std::min(inner_lo, x), inner_hi = std::max(inner_hi, x);
       }
       if (inner_lo <= inner_hi && (lo == 0 || hi == 255)) {
         Candidate six;
         six.e0 = inner_lo;
         six.e1 = inner_hi;
-        evaluate(v, six);
-        refine(v, six, 2);
+        evaluate(t, six);
+        refine(t, six, 2);
         if (six.error < best.error) best = six;
       }
-      walk(v, best, quality == EncodeQuality::Best ? 2 : 1);
-      if (quality == EncodeQuality::Best) refine(v, best, 2);
+      walk(t, best, quality == EncodeQuality::Best ? 2 : 1);
+      if (quality == EncodeQuality::Best) refine(t, best, 2);
     }
   }
   out[0] = static_cast<std::uint8_t>(best.e0);

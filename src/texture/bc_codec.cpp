@@ -1,6 +1,7 @@
 // Whole images to and from BCn blocks: block gathering with edge padding, dispatch to the block
-// encoders and decoders, and the split over threads (by rows of blocks, so each block is written
-// by exactly one thread and the result cannot depend on the thread count).
+// encoders and decoders, and the split over threads (encoding by runs of blocks, decoding by rows
+// of blocks; each block is written by exactly one thread, so the result cannot depend on the
+// thread count).
 #include "gpumem/texture/bc_codec.hpp"
 
 #include <fmt/format.h>
@@ -207,14 +208,16 @@ std::vector<std::uint8_t> encode_bc(const ImageView& rgba, TextureFormat format,
   const std::uint32_t rows = blocks_across(rgba.height);
   const std::size_t block_bytes = format_info(format).bytes_per_block;
   std::vector<std::uint8_t> out(std::size_t{across} * rows * block_bytes);
-  detail::parallel_for(rows, threads, [&](std::size_t begin, std::size_t end) {
+  // Split by blocks, not rows: an image a few rows high still spreads over every thread, and
+  // chunks of blocks balance better than whole rows.
+  detail::parallel_for(out.size() / block_bytes, threads, [&](std::size_t begin, std::size_t end) {
     std::uint8_t texels[kBlockTexels * 4];
-    for (std::size_t by = begin; by < end; ++by) {
-      for (std::uint32_t bx = 0; bx < across; ++bx) {
-        gather(rgba, bx, static_cast<std::uint32_t>(by), texels);
-        encode_block(format, texels, out.data() + (by * across + bx) * block_bytes,
-                     options.quality);
-      }
+    auto bx = static_cast<std::uint32_t>(begin % across);
+    auto by = static_cast<std::uint32_t>(begin / across);
+    for (std::size_t b = begin; b < end; ++b) {
+      gather(rgba, bx, by, texels);
+      encode_block(format, texels, out.data() + b * block_bytes, options.quality);
+      if (++bx == across) bx = 0, ++by;
     }
   });
   return out;

@@ -29,8 +29,9 @@ void encode_bc4_channel(const std::uint8_t* rgba, int channel, std::uint8_t* out
 void encode_bc7_block(const std::uint8_t* rgba, std::uint8_t* out, EncodeQuality quality);
 
 // Runs body(begin, end) over [0, count) split into chunks on `threads` threads (the caller's
-// thread is one of them). Chunks are handed out dynamically, so results must not depend on
-// which thread ran which chunk.
+// thread is one of them, the others from a process-wide pool kept between calls). Chunks are
+// handed out dynamically, so results must not depend on which thread ran which chunk. Safe to
+// call from several threads at once (a call that finds the pool busy starts its own threads).
 void parallel_for(std::size_t count, unsigned threads,
                   const std::function<void(std::size_t, std::size_t)>& body);
 

@@ -5,6 +5,8 @@
 
 #include <cmath>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "gpumem/core/error.hpp"
 #include "gpumem/texture/bc_codec.hpp"
@@ -99,6 +101,27 @@ TEST(BcCodec, ThreadCountDoesNotChangeTheOutput) {
     EXPECT_EQ(decode_bc(one, img.width(), img.height(), format, 1),
               decode_bc(one, img.width(), img.height(), format, 5));
   }
+}
+
+// Encodes from several threads at once share one worker pool: whichever call holds it, the others
+// start their own threads, and every result is the same as a one-thread encode.
+TEST(BcCodec, ConcurrentEncodesAgree) {
+  const Image& img = crop("kodim03");
+  const auto expected =
+      encode_bc(img.view(), F::BC1_RGB_UNORM_BLOCK, {.quality = Q::Fast, .threads = 1});
+  std::vector<std::vector<std::uint8_t>> results(4);
+  std::vector<std::thread> callers;
+  for (std::size_t c = 0; c < results.size(); ++c) {
+    callers.emplace_back([&, c] {
+      for (int round = 0; round < 5; ++round) {
+        results[c] =
+            encode_bc(img.view(), F::BC1_RGB_UNORM_BLOCK, {.quality = Q::Fast, .threads = 3});
+        if (results[c] != expected) return;
+      }
+    });
+  }
+  for (std::thread& t : callers) t.join();
+  for (const auto& r : results) EXPECT_EQ(r, expected);
 }
 
 TEST(BcCodec, OddExtentsPadAndCrop) {
