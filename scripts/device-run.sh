@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# One batch on a GPU machine, from the repository root with .device/ holding the built binaries
-# (gpumem, test and bench programs, the torch plug-in, train_small.py, traces/, kodak/, lib/ with
-# the shared libraries the build machine linked): every test binary, the CLI, CPU and GPU
+# One batch on a GPU machine, from the repository root with .device/ filled by
+# scripts/device-bundle.sh and .gl/ holding the Debian packages of the Vulkan loader and validation
+# layers (the GPU image has NVIDIA's Vulkan driver but neither): every test binary, the CLI, CPU and GPU
 # benchmarks (PyTorch's caching allocator built there by scripts/build-torch-bench.sh when torch
 # imports), the CUDA tests under compute-sanitizer memcheck, the PyTorch plug-in and the CuPy
 # example. Writes at most 8 files to $OUT. Figures: docs/PERFORMANCE.md.
@@ -10,9 +10,10 @@ export LD_LIBRARY_PATH=$D/lib
 mkdir -p /work && ln -sfn "$PWD" /work/main
 mkdir -p /tmp/icd; echo libnvidia-opencl.so.1 > /tmp/icd/nvidia.icd; export OCL_ICD_VENDORS=/tmp/icd
 export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+if compgen -G ".gl/*.deb" > /dev/null; then for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig; fi
 { nvidia-smi -L; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv; lscpu | grep -E "Model name|^CPU\(s\)"; } > "$OUT/machine.txt" 2>&1
-{ for t in core alloc backend memory tools texture; do
-    echo "=== $t"; timeout 300 $D/gpumem_${t}_tests --gtest_brief=1 2>&1 | grep -vE "^\[ +OK|^\[ RUN" | tail -40; echo "$t exit ${PIPESTATUS[0]}"
+{ for t in $D/gpumem_*_tests; do
+    echo "=== $t"; timeout 300 $t --gtest_brief=1 2>&1 | grep -vE "^\[ +OK|^\[ RUN" | tail -40; echo "$t exit ${PIPESTATUS[0]}"
   done; } > "$OUT/tests.txt" 2>&1
 { $D/gpumem info; $D/gpumem demo; } > "$OUT/cli.txt" 2>&1
 { for a in pool arena; do for m in "" --manager; do
