@@ -1,8 +1,8 @@
 // One suite that every backend available at run time passes, through the Manager: sizes and
 // alignments, bytes written and read back, budgets, pressure, metrics, out-of-memory, eight
-// threads at once and leak reports. A backend is added with one line in kBackends; where this
-// build or machine lacks it, its cases skip with the reason, and where a backend cannot do
-// something a case needs (the simulator has no bytes), that case skips saying so.
+// threads at once and leak reports. A backend is added with one line in test_support::backends();
+// where this build or machine lacks it, its cases skip with the reason, and where a backend cannot
+// do something a case needs (the simulator has no bytes), that case skips saying so.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -26,6 +26,7 @@
 #include "gpumem/core/error.hpp"
 #include "gpumem/core/units.hpp"
 #include "gpumem/memory/manager.hpp"
+#include "support/backends.hpp"
 #include "support/log_capture.hpp"
 
 namespace gpumem {
@@ -34,29 +35,8 @@ namespace {
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 
-struct Backend {
-  std::string name;  // as backend_statuses() lists it
-  std::function<std::shared_ptr<Device>()> open;
-};
-
-// For gtest's messages: the backend's name, not the struct's bytes.
-void PrintTo(const Backend& backend, std::ostream* out) { *out << backend.name; }
-
-std::function<std::shared_ptr<Device>()> spec(std::string text) {
-  return [text = std::move(text)] { return std::shared_ptr<Device>(open_device(text)); };
-}
-
-// Every backend gpumem has. Devices are kept small where the backend lets us choose.
-const std::vector<Backend> kBackends{
-    {"host",
-     [] {
-       return std::make_shared<HostDevice>(HostDeviceConfig::discrete_like(1 * kGiB, 64 * kMiB));
-     }},
-    {"sim", spec("sim:capacity=1GiB,upload=256MiB")},
-    {"vulkan", spec("vulkan:0,validation=on")},  // validation errors fail the case (TearDown)
-    {"cuda", spec("cuda:0,pinned=1GiB")},
-    {"opencl", spec("opencl:0")},
-};
+using test_support::Backend;
+using test_support::skip_reason;
 
 // OpenCL cannot make a buffer above CL_DEVICE_MAX_MEM_ALLOC_SIZE (2 GiB on PoCL), whatever the
 // heap size; the other backends have no such limit below the heap.
@@ -67,13 +47,6 @@ std::uint64_t largest_block([[maybe_unused]] Device& device) {
   }
 #endif
   return UINT64_MAX;
-}
-
-std::string skip_reason(const std::string& backend) {
-  for (const BackendStatus& s : backend_statuses()) {
-    if (s.name == backend) return s.available ? std::string() : "unavailable: " + s.detail;
-  }
-  return "not in this build";
 }
 
 void fill(std::byte* bytes, std::uint64_t size, std::uint64_t seed) {
@@ -459,8 +432,8 @@ TEST_P(Conformance, MapsOrSaysWhyNot) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, Conformance, ::testing::ValuesIn(kBackends),
-                         [](const ::testing::TestParamInfo<Backend>& p) { return p.param.name; });
+INSTANTIATE_TEST_SUITE_P(Backends, Conformance, ::testing::ValuesIn(test_support::backends()),
+                         test_support::backend_name);
 
 }  // namespace
 }  // namespace gpumem

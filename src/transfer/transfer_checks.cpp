@@ -1,0 +1,43 @@
+#include "transfer/transfer_checks.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace gpumem::detail {
+namespace {
+
+void check_fits(std::string_view what, std::uint64_t size, std::string_view target,
+                std::uint64_t target_size, std::uint64_t offset) {
+  if (offset > target_size || size > target_size - offset) {
+    throw InvalidArgument(fmt::format("{} of {} bytes at offset {} does not fit {} of {} bytes",
+                                      what, size, offset, target, target_size));
+  }
+}
+
+}  // namespace
+
+void check_range(std::string_view what, std::uint64_t size, const RawBlock& target,
+                 std::uint64_t offset) {
+  if (!target) throw InvalidArgument(fmt::format("{}: the block is empty", what));
+  check_fits(what, size, fmt::format("block {} (heap {})", target.id, target.heap), target.size,
+             offset);
+}
+
+void check_range(std::string_view what, std::uint64_t size, const Allocation& target,
+                 std::uint64_t offset) {
+  if (!target) throw InvalidArgument(fmt::format("{}: the allocation is empty", what));
+  check_fits(what, size, fmt::format("allocation {}", target.id()), target.size(), offset);
+}
+
+AllocationRequest staging_request(std::uint64_t size, std::uint32_t heap, std::uint64_t alignment,
+                                  const Tag& tag) {
+  return {.size = size,
+          .alignment = std::max<std::uint64_t>(alignment, 4096),
+          .heap = heap,
+          .category = Category::Staging,
+          .tag = tag,
+          .movable = false};
+}
+
+}  // namespace gpumem::detail

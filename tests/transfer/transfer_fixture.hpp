@@ -1,0 +1,100 @@
+// The fixture of the transfer suites: one backend per parameter (host, sim, vulkan, cuda,
+// opencl; skipped where absent), a manager over it, optionally through a GatedDevice so cases
+// decide when copies complete, and checksummed patterns read back from device memory.
+#pragma once
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gpumem/core/error.hpp"
+#include "gpumem/memory/manager.hpp"
+#include "support/backends.hpp"
+#include "support/device_patterns.hpp"
+#include "support/gated_device.hpp"
+#include "support/log_capture.hpp"
+
+namespace gpumem::test_support {
+
+// FNV-1a: a mismatch names the range that differs without printing megabytes.
+inline std::uint64_t checksum(const std::byte* bytes, std::size_t size) {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (std::size_t i = 0; i < size; ++i) {
+    h = (h ^ static_cast<std::uint64_t>(bytes[i])) * 1099511628211ULL;
+  }
+  return h;
+}
+
+inline std::vector<std::byte> pattern(std::size_t size, unsigned seed) {
+  std::vector<std::byte> bytes(size);
+  fill(bytes.data(), size, seed);
+  return bytes;
+}
+
+class TransferTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    if (const std::string why = skip_reason(GetParam().name); !why.empty()) {
+      GTEST_SKIP() << GetParam().name << ": " << why;
+    }
+    device_ = GetParam().open();
+    gate_ = std::make_shared<GatedDevice>(device_);
+  }
+  void TearDown() override {
+    for (const std::string& line : log_.lines) {  // Vulkan's validation layer logs here
+      EXPECT_THAT(line, ::testing::Not(::testing::HasSubstr("validation:")));
+    }
+  }
+
+  // A manager on the backend itself, or through the gate (copies complete when the case says).
+  std::unique_ptr<Manager> manager(bool gated = false, Config config = {}) {
+    return std::make_unique<Manager>(gated ? std::shared_ptr<Device>(gate_) : device_,
+                                     std::move(config));
+  }
+  // Why the backend cannot run transfers (the simulator has no bytes to stage), or empty.
+  static std::string no_bytes_reason(Manager& m) {
+    Allocation probe = m.allocate({.size = 64, .kind = HeapKind::Upload});
+    try {
+      static_cast<void>(probe.map());
+      return {};
+    } catch (const Unsupported& e) {
+      return std::string("the backend has no bytes to transfer: ") + e.what();
+    }
+  }
+  // Device memory to transfer to and from.
+  static Allocation device_buffer(Manager& m, std::uint64_t size) {
+    return m.allocate({.size = size, .movable = false});
+  }
+  // The bytes of [offset, +size) of `a`, copied to readback memory and mapped.
+  std::vector<std::byte> read_back(Manager& m, const Allocation& a, std::uint64_t offset,
+                                   std::uint64_t size) {
+    Allocation host = m.allocate({.size = size, .kind = HeapKind::Readback});
+    device_->wait(device_->copy(a.block(), a.offset() + offset, host.block(), host.offset(), size));
+    const std::byte* p = host.map();
+    return {p, p + size};
+  }
+  void expect_content(Manager& m, const Allocation& a, std::uint64_t offset,
+                      const std::vector<std::byte>& expected) {
+    const std::vector<std::byte> got = read_back(m, a, offset, expected.size());
+    EXPECT_EQ(checksum(got.data(), got.size()), checksum(expected.data(), expected.size()))
+        << expected.size() << " bytes at offset " << offset;
+  }
+  // Bytes into device memory through upload memory. read_back and write copy on the backend
+  // itself, so they work on gated managers too (the gate hands out the backend's blocks).
+  void write(Manager& m, const Allocation& a, const std::vector<std::byte>& bytes) {
+    Allocation host = m.allocate({.size = bytes.size(), .kind = HeapKind::Upload});
+    std::copy(bytes.begin(), bytes.end(), host.map());
+    device_->wait(device_->copy(host.block(), host.offset(), a.block(), a.offset(), bytes.size()));
+  }
+
+  LogCapture log_;
+  std::shared_ptr<Device> device_;
+  std::shared_ptr<GatedDevice> gate_;
+};
+
+}  // namespace gpumem::test_support
