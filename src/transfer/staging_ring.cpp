@@ -66,7 +66,8 @@ StagingRing::StagingRing(Manager& manager, StagingRingOptions options)
     : manager_(manager),
       device_(manager.device()),
       options_(std::move(options)),
-      heap_((check_options(options_), options_.heap.value_or(manager.heap_for(HeapKind::Upload)))),
+      heap_((check_options(options_),
+             options_.heap ? *options_.heap : manager.heap_for(HeapKind::Upload))),
       memcpy_(std::make_unique<detail::ParallelMemcpy>(options_.copy_threads)) {
   segments_.push_back(std::make_unique<Segment>(manager_.allocate(
       detail::staging_request(options_.ring_size, heap_, options_.alignment, options_.tag))));
