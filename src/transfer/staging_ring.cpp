@@ -31,14 +31,16 @@ struct StagingRing::Segment {
   std::uint64_t base;  // the allocation's offset in its block
   std::byte* host;
   LinearAllocator ring;
+  const bool added;                              // by the Grow policy, to be given back when idle
   Clock::time_point empty_since = Clock::now();  // for added segments: when last emptied
 
-  explicit Segment(Allocation a)
+  Segment(Allocation a, bool grown)
       : memory(std::move(a)),
         block(memory.block()),
         base(memory.offset()),
         host(memory.map()),
-        ring(memory.size(), LinearMode::Ring) {}
+        ring(memory.size(), LinearMode::Ring),
+        added(grown) {}
 };
 
 namespace {
@@ -69,8 +71,10 @@ StagingRing::StagingRing(Manager& manager, StagingRingOptions options)
       heap_((check_options(options_),
              options_.heap ? *options_.heap : manager.heap_for(HeapKind::Upload))),
       memcpy_(std::make_unique<detail::ParallelMemcpy>(options_.copy_threads)) {
-  segments_.push_back(std::make_unique<Segment>(manager_.allocate(
-      detail::staging_request(options_.ring_size, heap_, options_.alignment, options_.tag))));
+  segments_.push_back(
+      std::make_unique<Segment>(manager_.allocate(detail::staging_request(
+                                    options_.ring_size, heap_, options_.alignment, options_.tag)),
+                                false));
 }
 
 StagingRing::~StagingRing() {
@@ -103,27 +107,21 @@ TransferTicket StagingRing::stage_upload(std::span<const std::byte> bytes, const
 TransferTicket StagingRing::stage_upload(std::span<const std::byte> bytes, const RawBlock& dst,
                                          std::uint64_t dst_offset) {
   detail::check_range("staging ring: upload", bytes.size(), dst, dst_offset);
-  std::vector<std::unique_ptr<Segment>> idle;  // given back after the lock is released
-  Lock lock(mutex_);
-  const std::uint64_t id = first_ticket_id_ + tickets_.size();
-  tickets_.push_back(Ticket{});
   if (bytes.empty()) {
-    tickets_.back().submitting = false;
-    tickets_.back().done = true;
+    Lock lock(mutex_);
+    tickets_.push_back(Ticket{.submitting = false, .done = true});
+    const std::uint64_t id = first_ticket_id_ + tickets_.size() - 1;
     drop_retired();
     return {id};
   }
-  if (stats_.active_transfers++ == 0) busy_since_ = Clock::now();
-  ++stats_.uploads;
-  if (segments_.size() > 1) idle = take_idle_segments(false);
-  lock.unlock();
-  submit_chunks(bytes, dst, dst_offset, id);
-  return {id};
+  return {submit_chunks(bytes, dst, dst_offset)};
 }
 
-void StagingRing::submit_chunks(std::span<const std::byte> bytes, const RawBlock& dst,
-                                std::uint64_t dst_offset, std::uint64_t ticket) {
+std::uint64_t StagingRing::submit_chunks(std::span<const std::byte> bytes, const RawBlock& dst,
+                                         std::uint64_t dst_offset) {
   const std::uint64_t size = bytes.size();
+  std::vector<std::unique_ptr<Segment>> idle;  // given back once the lock is released
+  std::uint64_t ticket = 0;
   std::uint64_t done = 0;
   Lock lock(mutex_, std::defer_lock);
   // Closes the ticket: from here its chunks alone decide when it is complete.
@@ -134,10 +132,19 @@ void StagingRing::submit_chunks(std::span<const std::byte> bytes, const RawBlock
     drop_retired();
     changed_.notify_all();
   };
+  // One lock per chunk to reserve its room (the first also opens the ticket), one to record its
+  // fence (the last also closes the ticket); the memcpy and the copy call run unlocked.
   while (done < size) {
     const std::uint64_t n = std::min(options_.chunk_size, size - done);
     std::uint64_t seq = 0;
     lock.lock();
+    if (ticket == 0) {
+      ticket = first_ticket_id_ + tickets_.size();
+      tickets_.push_back(Ticket{});
+      if (stats_.active_transfers++ == 0) busy_since_ = Clock::now();
+      ++stats_.uploads;
+      if (segments_.size() > 1) idle = take_idle_segments(false);
+    }
     try {
       seq = reserve_chunk(lock, ticket, n, size, done);
     } catch (...) {
@@ -172,6 +179,7 @@ void StagingRing::submit_chunks(std::span<const std::byte> bytes, const RawBlock
     }
     lock.unlock();
   }
+  return ticket;
 }
 
 std::uint64_t StagingRing::reserve_chunk(Lock& lock, std::uint64_t ticket, std::uint64_t size,
@@ -230,7 +238,7 @@ bool StagingRing::grow(Lock& lock) {
     // try_allocate: a budget that says no means waiting, not failing.
     if (Allocation a = manager_.try_allocate(
             detail::staging_request(options_.ring_size, heap_, options_.alignment, options_.tag))) {
-      added = std::make_unique<Segment>(std::move(a));
+      added = std::make_unique<Segment>(std::move(a), true);
     }
   } catch (...) {
     lock.lock();
@@ -269,7 +277,7 @@ void StagingRing::retire(Chunk& c, bool completed) {
   c.segment->ring.free(c.range);
   c.state = ChunkState::Retired;
   if (completed) stats_.bytes_completed += c.range.size();
-  if (c.segment->ring.empty()) c.segment->empty_since = Clock::now();
+  if (c.segment->added && c.segment->ring.empty()) c.segment->empty_since = Clock::now();
   Ticket& t = *live_ticket(c.ticket);
   if (--t.pending == 0 && !t.submitting) finish(t);
 }

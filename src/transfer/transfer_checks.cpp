@@ -7,12 +7,14 @@
 namespace gpumem::detail {
 namespace {
 
-void check_fits(std::string_view what, std::uint64_t size, std::string_view target,
-                std::uint64_t target_size, std::uint64_t offset) {
-  if (offset > target_size || size > target_size - offset) {
-    throw InvalidArgument(fmt::format("{} of {} bytes at offset {} does not fit {} of {} bytes",
-                                      what, size, offset, target, target_size));
-  }
+bool fits(std::uint64_t size, std::uint64_t target_size, std::uint64_t offset) {
+  return offset <= target_size && size <= target_size - offset;
+}
+
+[[noreturn]] void refuse(std::string_view what, std::uint64_t size, std::string_view target,
+                         std::uint64_t target_size, std::uint64_t offset) {
+  throw InvalidArgument(fmt::format("{} of {} bytes at offset {} does not fit {} of {} bytes", what,
+                                    size, offset, target, target_size));
 }
 
 }  // namespace
@@ -20,14 +22,18 @@ void check_fits(std::string_view what, std::uint64_t size, std::string_view targ
 void check_range(std::string_view what, std::uint64_t size, const RawBlock& target,
                  std::uint64_t offset) {
   if (!target) throw InvalidArgument(fmt::format("{}: the block is empty", what));
-  check_fits(what, size, fmt::format("block {} (heap {})", target.id, target.heap), target.size,
-             offset);
+  if (!fits(size, target.size, offset)) {
+    refuse(what, size, fmt::format("block {} (heap {})", target.id, target.heap), target.size,
+           offset);
+  }
 }
 
 void check_range(std::string_view what, std::uint64_t size, const Allocation& target,
                  std::uint64_t offset) {
   if (!target) throw InvalidArgument(fmt::format("{}: the allocation is empty", what));
-  check_fits(what, size, fmt::format("allocation {}", target.id()), target.size(), offset);
+  if (!fits(size, target.size(), offset)) {
+    refuse(what, size, fmt::format("allocation {}", target.id()), target.size(), offset);
+  }
 }
 
 AllocationRequest staging_request(std::uint64_t size, std::uint32_t heap, std::uint64_t alignment,

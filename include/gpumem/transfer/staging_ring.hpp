@@ -142,8 +142,9 @@ class StagingRing {
   // they wait or allocate).
   Ticket* live_ticket(std::uint64_t id);  // null once the ticket is complete and dropped
   void check_ticket(TransferTicket ticket) const;
-  void submit_chunks(std::span<const std::byte> bytes, const RawBlock& dst,
-                     std::uint64_t dst_offset, std::uint64_t ticket);
+  // Opens a ticket and submits the upload chunk by chunk; the ticket.
+  std::uint64_t submit_chunks(std::span<const std::byte> bytes, const RawBlock& dst,
+                              std::uint64_t dst_offset);
   // Room for `size` bytes per the policy; the new chunk's sequence number.
   std::uint64_t reserve_chunk(Lock& lock, std::uint64_t ticket, std::uint64_t size,
                               std::uint64_t upload_size, std::uint64_t submitted);
