@@ -108,7 +108,7 @@ std::vector<std::unique_ptr<GpuRig>>& rigs() {
 void register_gpu_cases(const std::string& backend, GpuRig& rig) {
   // 64 MiB of pageable memory through a 64 MiB ring, waiting for it to arrive.
   for (const std::uint64_t chunk : {2 * kMiB, 4 * kMiB, 8 * kMiB}) {
-    for (const std::uint32_t threads : {4U, 8U}) {
+    for (const std::uint32_t threads : {8U, 16U}) {
       benchmark::RegisterBenchmark(
           fmt_name(backend, "RingUpload64MiB", chunk, threads).c_str(),
           [&rig, chunk, threads](benchmark::State& state) {
@@ -124,7 +124,7 @@ void register_gpu_cases(const std::string& backend, GpuRig& rig) {
     }
   }
   // 256 MiB between pageable memory and the device through the copier's chunks.
-  for (const std::uint32_t threads : {4U, 8U}) {
+  for (const std::uint32_t threads : {8U, 16U}) {
     const PageableCopierOptions options{
         .chunk_size = 8 * kMiB, .chunks = 4, .copy_threads = threads};
     benchmark::RegisterBenchmark(

@@ -6,6 +6,7 @@
 #include <exception>
 
 #include "gpumem/core/log.hpp"
+#include "transfer/block_copier.hpp"
 #include "transfer/parallel_memcpy.hpp"
 #include "transfer/transfer_checks.hpp"
 
@@ -40,6 +41,7 @@ AsyncReadback::AsyncReadback(Manager& manager, AsyncReadbackOptions options)
       options_(std::move(options)),
       heap_((check_options(options_),
              options_.heap ? *options_.heap : manager.heap_for(HeapKind::Readback))),
+      copy_(std::make_unique<detail::BlockCopier>(device_)),
       memcpy_(std::make_unique<detail::ParallelMemcpy>(options_.copy_threads)) {
   pre_allocate(options_.pre_allocate);
 }
@@ -137,7 +139,7 @@ std::optional<TransferTicket> AsyncReadback::start(const RawBlock& src, std::uin
     for (std::size_t i = 0; i < pieces.size(); ++i) {
       Piece& p = pieces[i];
       p.size = std::min(bs, size - i * bs);
-      p.fence = device_.copy(src, offset + i * bs, p.buffer->block, p.buffer->base, p.size);
+      p.fence = (*copy_)(src, offset + i * bs, p.buffer->block, p.buffer->base, p.size);
     }
   } catch (...) {
     std::vector<Piece> made;

@@ -46,6 +46,7 @@ class ParallelMemcpy {
   std::condition_variable queued_;  // pieces queued, or stopping
   std::condition_variable done_;    // a piece finished
   std::deque<Piece> pieces_;
+  std::atomic<std::size_t> queued_count_{0};  // pieces_.size(), read by spinning workers
   bool stopping_ = false;
   std::vector<std::thread> workers_;
 };

@@ -7,6 +7,7 @@
 #include <exception>
 
 #include "gpumem/core/log.hpp"
+#include "transfer/block_copier.hpp"
 #include "transfer/parallel_memcpy.hpp"
 #include "transfer/transfer_checks.hpp"
 
@@ -70,6 +71,7 @@ StagingRing::StagingRing(Manager& manager, StagingRingOptions options)
       options_(std::move(options)),
       heap_((check_options(options_),
              options_.heap ? *options_.heap : manager.heap_for(HeapKind::Upload))),
+      copy_(std::make_unique<detail::BlockCopier>(device_)),
       memcpy_(std::make_unique<detail::ParallelMemcpy>(options_.copy_threads)) {
   segments_.push_back(
       std::make_unique<Segment>(manager_.allocate(detail::staging_request(
@@ -158,7 +160,7 @@ std::uint64_t StagingRing::submit_chunks(std::span<const std::byte> bytes, const
     FenceValue fence = 0;
     try {
       memcpy_->copy(segment.host + offset, bytes.data() + done, n);
-      fence = device_.copy(segment.block, segment.base + offset, dst, dst_offset + done, n);
+      fence = (*copy_)(segment.block, segment.base + offset, dst, dst_offset + done, n);
     } catch (...) {
       lock.lock();
       retire(chunk(seq), false);

@@ -18,6 +18,7 @@
 #include "support/device_patterns.hpp"
 #include "support/gated_device.hpp"
 #include "support/log_capture.hpp"
+#include "transfer/block_copier.hpp"
 
 namespace gpumem::test_support {
 
@@ -52,7 +53,12 @@ class TransferTest : public ::testing::TestWithParam<Backend> {
   }
 
   // A manager on the backend itself, or through the gate (copies complete when the case says).
+  // Gated, device memory comes from pools: the gate passes copies to the backend's copy(), which
+  // on CUDA knows blocks but not the page-mapped arena's reservations (BlockCopier does).
   std::unique_ptr<Manager> manager(bool gated = false, Config config = {}) {
+    if (gated && config.allocators.device == AllocatorKind::Auto) {
+      config.allocators.device = AllocatorKind::Pool;
+    }
     return std::make_unique<Manager>(gated ? std::shared_ptr<Device>(gate_) : device_,
                                      std::move(config));
   }
@@ -74,7 +80,8 @@ class TransferTest : public ::testing::TestWithParam<Backend> {
   std::vector<std::byte> read_back(Manager& m, const Allocation& a, std::uint64_t offset,
                                    std::uint64_t size) {
     Allocation host = m.allocate({.size = size, .kind = HeapKind::Readback});
-    device_->wait(device_->copy(a.block(), a.offset() + offset, host.block(), host.offset(), size));
+    device_->wait(detail::BlockCopier(*device_)(a.block(), a.offset() + offset, host.block(),
+                                                host.offset(), size));
     const std::byte* p = host.map();
     return {p, p + size};
   }
@@ -85,11 +92,12 @@ class TransferTest : public ::testing::TestWithParam<Backend> {
         << expected.size() << " bytes at offset " << offset;
   }
   // Bytes into device memory through upload memory. read_back and write copy on the backend
-  // itself, so they work on gated managers too (the gate hands out the backend's blocks).
+  // itself (the gate hands out the backend's blocks), so they work on gated managers too.
   void write(Manager& m, const Allocation& a, const std::vector<std::byte>& bytes) {
     Allocation host = m.allocate({.size = bytes.size(), .kind = HeapKind::Upload});
     std::copy(bytes.begin(), bytes.end(), host.map());
-    device_->wait(device_->copy(host.block(), host.offset(), a.block(), a.offset(), bytes.size()));
+    device_->wait(detail::BlockCopier(*device_)(host.block(), host.offset(), a.block(), a.offset(),
+                                                bytes.size()));
   }
 
   LogCapture log_;

@@ -38,8 +38,9 @@
 namespace gpumem {
 
 namespace detail {
+class BlockCopier;
 class ParallelMemcpy;
-}
+}  // namespace detail
 
 struct AsyncReadbackOptions {
   std::uint64_t buffer_size = 8 * kMiB;  // bytes per pooled buffer (> 0)
@@ -141,6 +142,7 @@ class AsyncReadback {
   Device& device_;
   const AsyncReadbackOptions options_;
   const std::uint32_t heap_;
+  std::unique_ptr<detail::BlockCopier> copy_;
   std::unique_ptr<detail::ParallelMemcpy> memcpy_;
 
   mutable std::mutex mutex_;

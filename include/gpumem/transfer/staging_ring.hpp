@@ -42,8 +42,9 @@
 namespace gpumem {
 
 namespace detail {
+class BlockCopier;
 class ParallelMemcpy;
-}
+}  // namespace detail
 
 enum class FullRingPolicy : std::uint8_t {
   Wait,  // wait for the oldest copy in flight to complete
@@ -164,6 +165,7 @@ class StagingRing {
   Device& device_;
   const StagingRingOptions options_;
   const std::uint32_t heap_;
+  std::unique_ptr<detail::BlockCopier> copy_;
   std::unique_ptr<detail::ParallelMemcpy> memcpy_;
 
   mutable std::mutex mutex_;
