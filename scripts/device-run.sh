@@ -9,7 +9,7 @@ mkdir -p /work && ln -sfn "$PWD" /work/main
 mkdir -p /tmp/icd; echo libnvidia-opencl.so.1 > /tmp/icd/nvidia.icd; export OCL_ICD_VENDORS=/tmp/icd
 export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 { nvidia-smi -L; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv; lscpu | grep -E "Model name|^CPU\(s\)"; } > "$OUT/machine.txt" 2>&1
-{ for t in core alloc backend memory tools texture; do
+{ for t in core alloc backend memory tools texture transfer; do
     echo "=== $t"; timeout 300 $D/gpumem_${t}_tests --gtest_brief=1 2>&1 | grep -vE "^\[ +OK|^\[ RUN" | tail -40; echo "$t exit ${PIPESTATUS[0]}"
   done; } > "$OUT/tests.txt" 2>&1
 { $D/gpumem info; $D/gpumem demo; } > "$OUT/cli.txt" 2>&1
@@ -22,5 +22,6 @@ timeout 300 $D/gpu_allocators --traces $D/traces --repeat 3 > "$OUT/gpu_allocato
 { $D/core_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
   $D/alloc_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
   $D/replay_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
+  $D/transfer_bench --benchmark_counters_tabular=true  # GPU cases too, where CUDA or Vulkan is
   OMP_NUM_THREADS=1 $D/bc_bench --images $D/kodak --reps 2 --threads 8; } > "$OUT/bench_cpu.txt" 2>&1
 echo done
