@@ -24,16 +24,12 @@ using namespace std::chrono_literals;
 
 class AsyncReadbackTest : public test_support::TransferTest {
  protected:
-  // A manager whose backend has bytes to read back; the reason in skipped_ otherwise.
   std::unique_ptr<Manager> usable_manager(bool gated = false) {
-    auto m = manager(gated);
-    if (const std::string why = no_bytes_reason(*m); !why.empty()) {
+    return TransferTest::usable_manager(gated, {}, [](Manager& m) {
       // The simulator has no readback heap either: its upload heap is what cannot be mapped.
-      EXPECT_THROW(AsyncReadback(*m, {.pre_allocate = 1, .heap = m->heap_for(HeapKind::Upload)}),
+      EXPECT_THROW(AsyncReadback(m, {.pre_allocate = 1, .heap = m.heap_for(HeapKind::Upload)}),
                    Unsupported);
-      skipped_ = why;
-    }
-    return m;
+    });
   }
   // Device memory holding pattern(size, seed).
   Allocation source(Manager& m, std::uint64_t size, unsigned seed) {
@@ -41,23 +37,12 @@ class AsyncReadbackTest : public test_support::TransferTest {
     write(m, a, test_support::pattern(size, seed));
     return a;
   }
-  static std::uint64_t readback_bytes(const Manager& m) {
-    std::uint64_t total = 0;
-    for (const AllocationRecord& r : m.live_allocations()) {
-      if (r.category == Category::Staging) total += r.size;
-    }
-    return total;
-  }
   static bool same(const std::vector<std::byte>& got, std::uint64_t size, unsigned seed) {
     const std::vector<std::byte> want = test_support::pattern(size, seed);
     return got.size() == size &&
            test_support::checksum(got.data(), size) == test_support::checksum(want.data(), size);
   }
-  std::string skipped_;
 };
-
-#define SKIP_WITHOUT_BYTES() \
-  if (!skipped_.empty()) GTEST_SKIP() << skipped_
 
 TEST_P(AsyncReadbackTest, DownloadsCollectedInAnyOrderHoldTheirBytes) {
   auto m = usable_manager();
@@ -81,7 +66,7 @@ TEST_P(AsyncReadbackTest, DownloadsCollectedInAnyOrderHoldTheirBytes) {
   EXPECT_EQ(s.bytes_collected, 1000 + kMiB + 4097 + 8192);
   EXPECT_EQ(s.pending, 0U);
   EXPECT_EQ(s.buffers, 2U);  // back to the pre-allocated pool after the spike
-  EXPECT_EQ(readback_bytes(*m), 2 * 256 * kKiB);
+  EXPECT_EQ(staging_bytes(*m), 2 * 256 * kKiB);
   EXPECT_THROW(readback.wait_download(a), InvalidHandle);  // collected once
 }
 
@@ -168,7 +153,7 @@ TEST_P(AsyncReadbackTest, DiscardsResultsNobodyCollects) {
   const ReadbackStatistics s = readback.statistics();
   EXPECT_EQ(s.discarded, 3U);
   EXPECT_EQ(s.buffers, 2U);  // the spike's buffer went back to the manager
-  EXPECT_EQ(readback_bytes(*m), 2 * 64 * kKiB);
+  EXPECT_EQ(staging_bytes(*m), 2 * 64 * kKiB);
 }
 
 TEST_P(AsyncReadbackTest, DestroyingWithDownloadsPendingWaitsForThemAndFreesTheBuffers) {
@@ -189,7 +174,7 @@ TEST_P(AsyncReadbackTest, DestroyingWithDownloadsPendingWaitsForThemAndFreesTheB
   }
   EXPECT_TRUE(released.load());
   releaser.join();
-  EXPECT_EQ(readback_bytes(*m), 0U);
+  EXPECT_EQ(staging_bytes(*m), 0U);
 }
 
 TEST_P(AsyncReadbackTest, SeveralThreadsDownloadAtOnce) {

@@ -22,22 +22,10 @@ using namespace std::chrono_literals;
 
 class StagingRingTest : public test_support::TransferTest {
  protected:
-  // A manager whose backend has bytes to stage; skips the case otherwise.
   std::unique_ptr<Manager> usable_manager(bool gated = false, Config config = {}) {
-    auto m = manager(gated, std::move(config));
-    if (const std::string why = no_bytes_reason(*m); !why.empty()) {
-      EXPECT_THROW(StagingRing(*m, {.ring_size = kMiB, .chunk_size = kMiB}), Unsupported);
-      skipped_ = why;
-    }
-    return m;
-  }
-  // The bytes of ring memory the manager holds for the ring (its live staging allocations).
-  static std::uint64_t staging_bytes(const Manager& m) {
-    std::uint64_t total = 0;
-    for (const AllocationRecord& r : m.live_allocations()) {
-      if (r.category == Category::Staging) total += r.size;
-    }
-    return total;
+    return TransferTest::usable_manager(gated, std::move(config), [](Manager& m) {
+      EXPECT_THROW(StagingRing(m, {.ring_size = kMiB, .chunk_size = kMiB}), Unsupported);
+    });
   }
   // Upload memory placed without pools, under a fixed budget of `bytes` on the upload heap (not
   // counting what others use there: NVIDIA's small upload heap is never empty).
@@ -55,11 +43,7 @@ class StagingRingTest : public test_support::TransferTest {
     return "uploads and device memory share heap '" + m.heaps()[m.heap_for(HeapKind::Upload)].name +
            "' here";
   }
-  std::string skipped_;
 };
-
-#define SKIP_WITHOUT_BYTES() \
-  if (!skipped_.empty()) GTEST_SKIP() << skipped_
 
 TEST_P(StagingRingTest, ChunkedUploadArrivesIntact) {
   auto m = usable_manager();

@@ -20,6 +20,10 @@
 #include "support/log_capture.hpp"
 #include "transfer/block_copier.hpp"
 
+// Skips a case whose backend has no bytes to transfer (see TransferTest::usable_manager).
+#define SKIP_WITHOUT_BYTES() \
+  if (!skipped_.empty()) GTEST_SKIP() << skipped_
+
 namespace gpumem::test_support {
 
 // FNV-1a: a mismatch names the range that differs without printing megabytes.
@@ -72,6 +76,25 @@ class TransferTest : public ::testing::TestWithParam<Backend> {
       return std::string("the backend has no bytes to transfer: ") + e.what();
     }
   }
+  // A manager whose backend has bytes to transfer; where it has none, `expect_refusal(manager)`
+  // checks that the transfer object says so, and skipped_ holds the reason (SKIP_WITHOUT_BYTES).
+  template <typename Refusal>
+  std::unique_ptr<Manager> usable_manager(bool gated, Config config, Refusal expect_refusal) {
+    auto m = manager(gated, std::move(config));
+    if (const std::string why = no_bytes_reason(*m); !why.empty()) {
+      expect_refusal(*m);
+      skipped_ = why;
+    }
+    return m;
+  }
+  // Bytes of staging and readback memory the manager holds (live Category::Staging allocations).
+  static std::uint64_t staging_bytes(const Manager& m) {
+    std::uint64_t total = 0;
+    for (const AllocationRecord& r : m.live_allocations()) {
+      if (r.category == Category::Staging) total += r.size;
+    }
+    return total;
+  }
   // Device memory to transfer to and from.
   static Allocation device_buffer(Manager& m, std::uint64_t size) {
     return m.allocate({.size = size, .movable = false});
@@ -101,6 +124,7 @@ class TransferTest : public ::testing::TestWithParam<Backend> {
   }
 
   LogCapture log_;
+  std::string skipped_;
   std::shared_ptr<Device> device_;
   std::shared_ptr<GatedDevice> gate_;
 };
