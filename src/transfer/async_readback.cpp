@@ -40,7 +40,7 @@ AsyncReadback::AsyncReadback(Manager& manager, AsyncReadbackOptions options)
       device_(manager.device()),
       options_(std::move(options)),
       heap_((check_options(options_),
-             options_.heap ? *options_.heap : manager.heap_for(HeapKind::Readback))),
+             detail::transfer_heap("async readback", manager, options_.heap, HeapKind::Readback))),
       copy_(std::make_unique<detail::BlockCopier>(device_)),
       memcpy_(std::make_unique<detail::ParallelMemcpy>(options_.copy_threads)) {
   pre_allocate(options_.pre_allocate);

@@ -70,7 +70,7 @@ StagingRing::StagingRing(Manager& manager, StagingRingOptions options)
       device_(manager.device()),
       options_(std::move(options)),
       heap_((check_options(options_),
-             options_.heap ? *options_.heap : manager.heap_for(HeapKind::Upload))),
+             detail::transfer_heap("staging ring", manager, options_.heap, HeapKind::Upload))),
       copy_(std::make_unique<detail::BlockCopier>(device_)),
       memcpy_(std::make_unique<detail::ParallelMemcpy>(options_.copy_threads)) {
   segments_.push_back(

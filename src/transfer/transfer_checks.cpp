@@ -36,6 +36,16 @@ void check_range(std::string_view what, std::uint64_t size, const Allocation& ta
   }
 }
 
+std::uint32_t transfer_heap(std::string_view what, const Manager& manager,
+                            std::optional<std::uint32_t> chosen, HeapKind kind) {
+  if (!chosen) return manager.heap_for(kind);
+  if (*chosen >= manager.heaps().size()) {
+    throw InvalidArgument(fmt::format("{} options: heap {} does not exist (the device has {})",
+                                      what, *chosen, manager.heaps().size()));
+  }
+  return *chosen;
+}
+
 AllocationRequest staging_request(std::uint64_t size, std::uint32_t heap, std::uint64_t alignment,
                                   const Tag& tag) {
   return {.size = size,

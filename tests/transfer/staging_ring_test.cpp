@@ -265,6 +265,8 @@ TEST_P(StagingRingTest, RefusesBadOptionsAndRangesAndUnknownTickets) {
                InvalidArgument);
   EXPECT_THROW(StagingRing(*m, {.ring_size = kMiB, .chunk_size = kMiB, .alignment = 3}),
                InvalidArgument);
+  EXPECT_THROW(StagingRing(*m, {.ring_size = kMiB, .chunk_size = kMiB, .heap = 99}),
+               InvalidArgument);
   if (shared_heap_reason(*m).empty()) {
     EXPECT_THROW(StagingRing(*m, {.ring_size = 4 * kMiB, .chunk_size = kMiB}), BudgetExceeded);
   }
