@@ -11,8 +11,9 @@
 //   copier.upload(weights, device_weights);                    // returns when it has arrived
 //   copier.download(device_results, results_vector);
 //
-// Thread safety: every method may be called from several threads at once (their chunks then
-// share the ring and the pool); each call returns when its bytes have arrived.
+// Thread safety: every method may be called from several threads at once; each call returns when
+// its bytes have arrived. Concurrent callers share the ring (waiting for room) and the download
+// pool, which then makes extra buffers for the spike and gives them back afterwards.
 #pragma once
 
 #include <cstddef>

@@ -5,6 +5,8 @@
 //   gpumem::TransferTicket t = ring.stage_upload(bytes, buffer);
 //   if (!ring.is_complete(t)) do_other_work();
 //   ring.wait(t);
+//
+// Thread safety: a plain value; the object that issued it says what may be done with it.
 #pragma once
 
 #include <cstdint>
