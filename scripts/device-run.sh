@@ -44,5 +44,6 @@ memcheck=(compute-sanitizer --tool memcheck --leak-check full --error-exitcode 3
 { $D/core_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
   $D/alloc_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
   $D/replay_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
+  $D/transfer_bench --benchmark_counters_tabular=true  # GPU cases too, where CUDA or Vulkan is
   OMP_NUM_THREADS=1 $D/bc_bench --images $D/kodak --reps 2 --threads 8; } > "$OUT/bench_cpu.txt" 2>&1
 echo done

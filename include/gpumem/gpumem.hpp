@@ -23,3 +23,7 @@
 #include "gpumem/texture/image.hpp"
 #include "gpumem/texture/image_io.hpp"
 #include "gpumem/texture/psnr.hpp"
+#include "gpumem/transfer/async_readback.hpp"
+#include "gpumem/transfer/pageable_copier.hpp"
+#include "gpumem/transfer/staging_ring.hpp"
+#include "gpumem/transfer/transfer_ticket.hpp"

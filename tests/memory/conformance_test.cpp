@@ -1,8 +1,8 @@
 // One suite that every backend available at run time passes, through the Manager: sizes and
 // alignments, bytes written and read back, budgets, pressure, metrics, out-of-memory, eight
-// threads at once and leak reports. A backend is added with one line in kBackends; where this
-// build or machine lacks it, its cases skip with the reason, and where a backend cannot do
-// something a case needs (the simulator has no bytes), that case skips saying so.
+// threads at once and leak reports. A backend is added with one line in test_support::backends();
+// where this build or machine lacks it, its cases skip with the reason, and where a backend cannot
+// do something a case needs (the simulator has no bytes), that case skips saying so.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -23,6 +23,7 @@
 #include "gpumem/core/error.hpp"
 #include "gpumem/core/units.hpp"
 #include "gpumem/memory/manager.hpp"
+#include "support/backends.hpp"
 #include "support/log_capture.hpp"
 
 namespace gpumem {
@@ -31,36 +32,8 @@ namespace {
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 
-struct Backend {
-  std::string name;  // as backend_statuses() lists it
-  std::function<std::shared_ptr<Device>()> open;
-};
-
-// For gtest's messages: the backend's name, not the struct's bytes.
-void PrintTo(const Backend& backend, std::ostream* out) { *out << backend.name; }
-
-std::function<std::shared_ptr<Device>()> spec(std::string text) {
-  return [text = std::move(text)] { return std::shared_ptr<Device>(open_device(text)); };
-}
-
-// Every backend gpumem has. Devices are kept small where the backend lets us choose.
-const std::vector<Backend> kBackends{
-    {"host",
-     [] {
-       return std::make_shared<HostDevice>(HostDeviceConfig::discrete_like(1 * kGiB, 64 * kMiB));
-     }},
-    {"sim", spec("sim:capacity=1GiB,upload=256MiB")},
-    {"vulkan", spec("vulkan:0,validation=on")},  // validation errors fail the case (TearDown)
-    {"cuda", spec("cuda:0,pinned=1GiB")},
-    {"opencl", spec("opencl:0")},
-};
-
-std::string skip_reason(const std::string& backend) {
-  for (const BackendStatus& s : backend_statuses()) {
-    if (s.name == backend) return s.available ? std::string() : "unavailable: " + s.detail;
-  }
-  return "not in this build";
-}
+using test_support::Backend;
+using test_support::skip_reason;
 
 void fill(std::byte* bytes, std::uint64_t size, std::uint64_t seed) {
   for (std::uint64_t i = 0; i < size; ++i) {
@@ -445,8 +418,8 @@ TEST_P(Conformance, MapsOrSaysWhyNot) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, Conformance, ::testing::ValuesIn(kBackends),
-                         [](const ::testing::TestParamInfo<Backend>& p) { return p.param.name; });
+INSTANTIATE_TEST_SUITE_P(Backends, Conformance, ::testing::ValuesIn(test_support::backends()),
+                         test_support::backend_name);
 
 }  // namespace
 }  // namespace gpumem
