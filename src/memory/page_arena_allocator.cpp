@@ -46,6 +46,10 @@ const ArenaOptions& checked(const ArenaOptions& o) {
     throw InvalidArgument(
         fmt::format("ArenaOptions: max_cached_fraction {} is negative", o.max_cached_fraction));
   }
+  if (!(o.idle_slack_fraction >= 0.0 && o.idle_slack_fraction <= 1.0)) {
+    throw InvalidArgument(fmt::format(
+        "ArenaOptions: idle_slack_fraction {} is not between 0 and 1", o.idle_slack_fraction));
+  }
   return o;
 }
 
@@ -187,6 +191,7 @@ Placement PageArenaAllocator::allocate(std::uint64_t size, std::uint64_t alignme
     return {.refusal = GrowthRefusal::Device};
   }
   live_bytes_ += rounded;
+  peak_live_bytes_ = std::max(peak_live_bytes_, live_bytes_);
   ++live_count_;
   Placement placement{.block = block_, .offset = offset, .size = rounded};
   std::memcpy(placement.token.data(), &*a, sizeof *a);
@@ -204,8 +209,18 @@ std::uint64_t PageArenaAllocator::pages_missing(std::uint32_t first,
       ++cached_here;
     }
   }
-  const std::uint64_t idle = pool_.size() + cached_pages_ - cached_here;
+  // Cached pages elsewhere are taken only beyond the slack: below it a new page is made, which
+  // costs as much as a move once and then stays where the placements keep coming back.
+  const std::uint64_t cached_elsewhere = cached_pages_ - cached_here;
+  const std::uint64_t keep = idle_pages_kept();
+  const std::uint64_t stealable = cached_elsewhere > keep ? cached_elsewhere - keep : 0;
+  const std::uint64_t idle = pool_.size() + stealable;
   return holes > idle ? holes - idle : 0;
+}
+
+std::uint64_t PageArenaAllocator::idle_pages_kept() const noexcept {
+  const double kept = options_.idle_slack_fraction * static_cast<double>(peak_live_bytes_);
+  return static_cast<std::uint64_t>(kept) >> page_shift_;
 }
 
 bool PageArenaAllocator::commit_pages(std::uint32_t first, std::uint32_t last) {

@@ -12,6 +12,7 @@
 #include <random>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "gpumem/backend/host_device.hpp"
@@ -683,6 +684,42 @@ TEST(PageArenaAllocator, KeepsRealBytesApartOnTheHost) {
 // Replays a smaller churn (20k operations, 200 live, 256 B to 16 MiB) over a governor. With
 // pages moving to wherever they are needed the arena holds 1.065 × the peak of live bytes; if
 // freed pages served only their own addresses it would need 1.105 ×.
+// Replays churn (20,000 events, 200 live) on a fresh arena; returns its page counters and its
+// peak reserved over the peak live bytes.
+std::pair<ArenaPageCounters, double> replay_churn(const ArenaOptions& options) {
+  const Trace trace = make_churn_trace({.operations = 20'000, .target_live = 200});
+  SimDevice device(SimDeviceConfig::parse("capacity=80GiB,page=2MiB"));
+  TestSource source(device, 80 * kGiB);
+  PageArenaAllocator arena(source, options);
+  std::unordered_map<std::uint64_t, Placement> live;
+  for (const TraceEvent& e : trace.events) {
+    if (e.kind == TraceEvent::Kind::Allocate) {
+      live.emplace(e.id, arena.allocate(e.bytes, 256, true));
+    } else {
+      arena.deallocate(live.at(e.id));
+      live.erase(e.id);
+    }
+  }
+  EXPECT_EQ(arena.validate(), "");
+  const ArenaPageCounters counters = arena.page_counters();
+  const double ratio = static_cast<double>(arena.stats().peak_reserved_bytes) /
+                       static_cast<double>(summarize(trace).peak_live_bytes);
+  for (const auto& [id, p] : live) arena.deallocate(p);
+  return {counters, ratio};
+}
+
+TEST(PageArenaAllocator, IdleSlackTradesAFewPagesForFewerMoves) {
+  const auto [tight, tight_ratio] = replay_churn({.idle_slack_fraction = 0.0});
+  const auto [slack, slack_ratio] = replay_churn({});  // 1 % of the peak live bytes
+  // Each move is an unmap and a map on the device: the slack must save a good share of them,
+  // at a cost in footprint bounded by the slack (plus the partly used pages at the ends).
+  EXPECT_LT(slack.stolen, tight.stolen * 9 / 10);
+  EXPECT_LE(slack_ratio, tight_ratio + 0.02);
+  EXPECT_GE(slack.created, tight.created);
+  EXPECT_THAT([] { return replay_churn({.idle_slack_fraction = -0.5}); },
+              ThrowsMessage<InvalidArgument>(HasSubstr("idle_slack_fraction -0.5")));
+}
+
 TEST(PageArenaAllocator, ChurnFootprintStaysNearTheLiveBytes) {
   const Trace trace = make_churn_trace({.operations = 20'000, .target_live = 200});
   const TraceSummary summary = summarize(trace);
