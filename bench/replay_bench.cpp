@@ -4,9 +4,11 @@
 // timing; each iteration builds a fresh allocator and the benchmark's time is replay()'s own
 // timed loop (manual time). Counters: ns_per_event (the traces' README's ns/op),
 // reserved_over_live (peak device memory held over peak live bytes), and the simulator's page
-// calls per event, creations (vm_creates) and maps (vm_maps; every map is a cuMemMap plus
-// cuMemSetAccess on CUDA): each costs tens of microseconds on a real GPU, so these predict the
-// arena's GPU time better than its time here.
+// work per event: pages created (vm_creates, a cuMemCreate each on CUDA, ~12 us on an H200),
+// mapped (vm_maps, ~29 us each with cuMemSetAccess) and unmapped (vm_unmaps, ~20 us), and the
+// map calls those took (vm_map_calls; a run of neighbouring pages is one). On CUDA the cost is
+// per page whatever the calls, so the page counts predict the arena's GPU time, far better than
+// its time here.
 //
 //   ./build/bench/replay_bench --benchmark_filter='churn200k/.*/allocator'
 #include <benchmark/benchmark.h>
@@ -78,6 +80,8 @@ void replay_benchmark(benchmark::State& state, PlanSource plan, gpumem::Allocato
   };
   state.counters["vm_creates"] = per_event(vm.page_creations - vm_before.page_creations);
   state.counters["vm_maps"] = per_event(vm.maps - vm_before.maps);
+  state.counters["vm_unmaps"] = per_event(vm.unmaps - vm_before.unmaps);
+  state.counters["vm_map_calls"] = per_event(vm.map_calls - vm_before.map_calls);
   state.counters["failures"] = static_cast<double>(last.failures);
   state.SetLabel(last.allocator);
 }

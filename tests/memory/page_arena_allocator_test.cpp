@@ -250,6 +250,34 @@ TEST(PageArenaAllocator, FreedPagesServeRequestsElsewhereWithoutGrowth) {
   EXPECT_EQ(f.arena.validate(), "");
 }
 
+TEST(PageArenaAllocator, MapsAndUnmapsRunsOfNeighbouringPagesInOneCall) {
+  ArenaFixture f;
+  const Placement x = f.arena.allocate(2 * kMiB, 256, true);  // page 0
+  const Placement a = f.arena.allocate(8 * kMiB, 256, true);  // pages 1-4
+  ASSERT_TRUE(a);
+  SimVmCounters vm = f.device.vm_counters();
+  EXPECT_EQ(vm.maps, 5u);
+  EXPECT_EQ(vm.map_calls, 2u) << "a's four neighbouring holes map as one run";
+  f.arena.deallocate(a);
+  // Kept out of a's place by its alignment, b takes a's four cached pages: one unmap call for
+  // them, one map call under b.
+  const Placement b = f.arena.allocate(8 * kMiB, 64 * kMiB, true);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b.offset, 64 * kMiB);
+  EXPECT_EQ(f.arena.page_counters().stolen, 4u);
+  vm = f.device.vm_counters();
+  EXPECT_EQ(vm.unmaps, 4u);
+  EXPECT_EQ(vm.unmap_calls, 1u);
+  EXPECT_EQ(vm.map_calls, 3u);
+  f.arena.deallocate(b);
+  f.arena.deallocate(x);
+  f.arena.trim();
+  vm = f.device.vm_counters();
+  EXPECT_EQ(vm.unmap_calls, 3u) << "trim unmaps b's four pages as one run, x's page alone";
+  EXPECT_EQ(vm.pages_held(), 0u);
+  EXPECT_EQ(f.arena.validate(), "");
+}
+
 TEST(PageArenaAllocator, StealsTheOldestCachedPages) {
   ArenaFixture f;
   std::vector<Placement> p;
@@ -332,8 +360,8 @@ TEST(PageArenaAllocator, DriverFailuresAreRefusalsThatLeaveTheBooksExact) {
   const Placement a = arena.allocate(4 * kMiB, 8 * kMiB, true);  // pages 4 and 5
   arena.deallocate(a);
 
-  // Pages 8-11, two of them new: the second map fails, and the first page mapped for it ends up
-  // cached, the other new one pooled.
+  // Pages 8-11, one run, two of its pages new and two taken from a's place: the second map
+  // fails, and the run maps all or nothing, so all four end up pooled.
   device.vm.maps_until_failure = 1;
   const Placement b = arena.allocate(8 * kMiB, 16 * kMiB, true);
   EXPECT_FALSE(b);
@@ -341,9 +369,16 @@ TEST(PageArenaAllocator, DriverFailuresAreRefusalsThatLeaveTheBooksExact) {
   EXPECT_THAT(log.all(), HasSubstr("injected map failure"));
   EXPECT_EQ(arena.stats().live_count, 1u);
   EXPECT_EQ(arena.stats().blocks, 5u);
+  EXPECT_EQ(arena.stats().cached_bytes, 4 * kPage);
+  books_exact();
+  // The pooled pages serve the same request once the driver is well, and are cached after it.
+  const Placement e = arena.allocate(8 * kMiB, 16 * kMiB, true);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(arena.stats().blocks, 5u);
+  arena.deallocate(e);
   books_exact();
 
-  // Pages 16 and 17: the pooled page serves one, and stealing for the other fails to unmap.
+  // Pages 16 and 17: taking two of the cached pages fails to unmap, and they stay cached.
   device.vm.unmaps_until_failure = 0;
   const Placement c = arena.allocate(4 * kMiB, 32 * kMiB, true);
   EXPECT_EQ(c.refusal, GrowthRefusal::Device);

@@ -162,12 +162,17 @@ class PageArenaAllocator final : public HeapAllocator {
   // Cached pages not to take from elsewhere (ArenaOptions::idle_slack_fraction).
   std::uint64_t idle_pages_kept() const noexcept;
   // Counts an allocation on pages [first, last] and maps a page under each that has none:
-  // pooled pages first, then pages stolen from the oldest cached slots. False, with the counts
-  // undone, when the device failed to map or unmap (logged).
+  // pooled pages first, then pages stolen from the oldest cached slots, mapped in runs of
+  // neighbouring holes. False, with the counts undone, when the device failed to map or unmap
+  // (logged).
   bool commit_pages(std::uint32_t first, std::uint32_t last);
   // Takes up to out.size() idle pages of the kind `what` names out of the books: pooled ones
   // first, then the oldest cached (unmapped here; a failed unmap is logged and ends the batch).
   std::size_t take_idle_pages(std::span<PhysicalPage> out, Release what) noexcept;
+  // Takes the out.size() oldest cached pages (at most) off their slots, unmapping neighbours in
+  // one call, after before_unmap. Returns how many; a failed unmap is logged (naming `why` the
+  // pages were taken) and ends it, the pages of that run still cached.
+  std::size_t take_oldest_cached(std::span<PhysicalPage> out, const char* why) noexcept;
   // Without mutex_: creates `count` pages after reserving them against the budget and adds them
   // to the pool; None, or why not.
   GrowthRefusal grow(std::uint64_t count);
