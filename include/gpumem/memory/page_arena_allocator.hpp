@@ -55,7 +55,7 @@ struct ArenaOptions {
   double max_cached_fraction = 0.125;
   // Idle pages kept mapped where they are, as a fraction of the peak live bytes so far: a
   // request over unmapped addresses takes cached pages from elsewhere (an unmap and a map each,
-  // ~57 us per 2 MiB page on an H200, plus a device synchronisation) only while more than this
+  // ~50 us per 2 MiB page on an H200, plus a device synchronisation) only while more than this
   // many are idle; otherwise it makes new ones (a creation and a map, once), which later
   // placements then reuse in place. The trade-off: peak reserved may exceed peak live by this
   // fraction (plus the partly used pages at allocation ends), and in exchange fewer pages change
