@@ -2,8 +2,13 @@
 // the default simulator (80 GiB, 2 MiB pages), for every allocator this build can make, on the
 // bare allocator and through a whole Manager. Traces are read and planned once, outside any
 // timing; each iteration builds a fresh allocator and the benchmark's time is replay()'s own
-// timed loop (manual time). Counters: ns_per_event (the traces' README's ns/op) and
-// reserved_over_live (peak device memory held over peak live bytes).
+// timed loop (manual time). Counters: ns_per_event (the traces' README's ns/op),
+// reserved_over_live (peak device memory held over peak live bytes), and the simulator's page
+// work per event: pages created (vm_creates, a cuMemCreate each on CUDA, ~12 us on an H200),
+// mapped (vm_maps, ~29 us each with cuMemSetAccess) and unmapped (vm_unmaps, ~20 us), and the
+// map calls those took (vm_map_calls; a run of neighbouring pages is one). On CUDA the cost is
+// per page whatever the calls, so the page counts predict the arena's GPU time, far better than
+// its time here.
 //
 //   ./build/bench/replay_bench --benchmark_filter='churn200k/.*/allocator'
 #include <benchmark/benchmark.h>
@@ -13,6 +18,7 @@
 #include <string>
 
 #include "gpumem/backend/registry.hpp"
+#include "gpumem/backend/sim_device.hpp"
 #include "gpumem/core/allocation_trace.hpp"
 #include "gpumem/core/error.hpp"
 #include "gpumem/memory/allocator_factory.hpp"
@@ -35,12 +41,20 @@ const gpumem::ReplayPlan& llama_generate_kv() {
   return plan;
 }
 
+const gpumem::ReplayPlan& resnet50_train() {
+  static const gpumem::ReplayPlan plan =
+      gpumem::plan_replay(gpumem::read_trace(kTraceDir / "resnet50_train.trace.gz"));
+  return plan;
+}
+
 using PlanSource = const gpumem::ReplayPlan& (*)();
 
 void replay_benchmark(benchmark::State& state, PlanSource plan, gpumem::AllocatorKind kind,
                       bool through_manager) {
   const gpumem::ReplayPlan& steps = plan();
   const auto device = gpumem::open_device("sim");
+  const auto& sim = dynamic_cast<const gpumem::SimDevice&>(*device);
+  const gpumem::SimVmCounters vm_before = sim.vm_counters();
   const gpumem::ReplayOptions options{.through_manager = through_manager};
   std::uint64_t elapsed_ns = 0;
   std::uint64_t ops = 0;
@@ -60,13 +74,22 @@ void replay_benchmark(benchmark::State& state, PlanSource plan, gpumem::Allocato
   state.counters["ns_per_event"] =
       ops == 0 ? 0.0 : static_cast<double>(elapsed_ns) / static_cast<double>(ops);
   state.counters["reserved_over_live"] = last.reserved_over_live;
+  const gpumem::SimVmCounters vm = sim.vm_counters();
+  const auto per_event = [&](std::uint64_t n) {
+    return ops == 0 ? 0.0 : static_cast<double>(n) / static_cast<double>(ops);
+  };
+  state.counters["vm_creates"] = per_event(vm.page_creations - vm_before.page_creations);
+  state.counters["vm_maps"] = per_event(vm.maps - vm_before.maps);
+  state.counters["vm_unmaps"] = per_event(vm.unmaps - vm_before.unmaps);
+  state.counters["vm_map_calls"] = per_event(vm.map_calls - vm_before.map_calls);
   state.counters["failures"] = static_cast<double>(last.failures);
   state.SetLabel(last.allocator);
 }
 
 void register_replays() {
   const std::pair<const char*, PlanSource> traces[] = {{"churn200k", churn200k},
-                                                       {"llama_generate_kv", llama_generate_kv}};
+                                                       {"llama_generate_kv", llama_generate_kv},
+                                                       {"resnet50_train", resnet50_train}};
   for (const gpumem::AllocatorKind kind : gpumem::available_allocator_kinds()) {
     for (const auto& [trace, plan] : traces) {
       for (const bool manager : {false, true}) {

@@ -39,6 +39,16 @@ void CudaStreamAllocator::deallocate(void* ptr, std::uint64_t bytes, cudaStream_
   allocator_->deallocate(ptr, bytes, handle_of(stream));
 }
 
+MetricsSnapshot CudaStreamAllocator::metrics() const {
+  MetricsSnapshot snapshot = metrics_->snapshot();
+  for (HeapFigures& h : snapshot.heaps) {
+    if (h.heap != governor_->heap().index) continue;
+    governor_->describe(h);
+    snapshot.within_budget = snapshot.within_budget && h.within_budget;
+  }
+  return snapshot;
+}
+
 void CudaStreamAllocator::forget_stream(cudaStream_t stream) {
   allocator_->forget_stream(handle_of(stream));
 }

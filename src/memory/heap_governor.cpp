@@ -63,6 +63,16 @@ bool HeapGovernor::fits_soft_limit(std::uint64_t bytes) const noexcept {
   return usage <= soft && bytes <= soft - usage;
 }
 
+void HeapGovernor::describe(HeapFigures& figures) const noexcept {
+  figures.budget_soft = budget_.soft();
+  figures.budget_hard = budget_.hard();
+  figures.external_bytes = budget_.external();
+  figures.driver_budget = budget_.driver_budget().value_or(0);
+  figures.driver_usage = budget_.driver_usage().value_or(0);
+  figures.within_budget = budget_.within_budget();
+  figures.pressure = pressure();
+}
+
 void HeapGovernor::after_change() {
   PressureUpdate update = pressure_.update(budget_.usage_fraction());
   if (!update.transition && update.warnings.empty()) return;

@@ -385,14 +385,7 @@ bool Manager::remove_pressure_callback(PressureSubscribers::Id id) {
 MetricsSnapshot Manager::metrics() const {
   MetricsSnapshot snapshot = metrics_.snapshot();
   for (HeapFigures& h : snapshot.heaps) {
-    const HeapBudget& b = governors_[h.heap]->budget();
-    h.budget_soft = b.soft();
-    h.budget_hard = b.hard();
-    h.external_bytes = b.external();
-    h.driver_budget = b.driver_budget().value_or(0);
-    h.driver_usage = b.driver_usage().value_or(0);
-    h.within_budget = b.within_budget();
-    h.pressure = governors_[h.heap]->pressure();
+    governors_[h.heap]->describe(h);
     snapshot.within_budget = snapshot.within_budget && h.within_budget;
   }
   return snapshot;

@@ -7,6 +7,7 @@
 #include <bit>
 #include <cstring>
 #include <optional>
+#include <span>
 #include <type_traits>
 #include <utility>
 
@@ -45,6 +46,10 @@ const ArenaOptions& checked(const ArenaOptions& o) {
   if (!(o.max_cached_fraction >= 0.0)) {
     throw InvalidArgument(
         fmt::format("ArenaOptions: max_cached_fraction {} is negative", o.max_cached_fraction));
+  }
+  if (!(o.idle_slack_fraction >= 0.0 && o.idle_slack_fraction <= 1.0)) {
+    throw InvalidArgument(fmt::format("ArenaOptions: idle_slack_fraction {} is not between 0 and 1",
+                                      o.idle_slack_fraction));
   }
   return o;
 }
@@ -187,6 +192,7 @@ Placement PageArenaAllocator::allocate(std::uint64_t size, std::uint64_t alignme
     return {.refusal = GrowthRefusal::Device};
   }
   live_bytes_ += rounded;
+  peak_live_bytes_ = std::max(peak_live_bytes_, live_bytes_);
   ++live_count_;
   Placement placement{.block = block_, .offset = offset, .size = rounded};
   std::memcpy(placement.token.data(), &*a, sizeof *a);
@@ -204,57 +210,118 @@ std::uint64_t PageArenaAllocator::pages_missing(std::uint32_t first,
       ++cached_here;
     }
   }
-  const std::uint64_t idle = pool_.size() + cached_pages_ - cached_here;
+  // Cached pages elsewhere are taken only beyond the slack: below it a new page is made, which
+  // costs as much as a move once and then stays where the placements keep coming back.
+  const std::uint64_t cached_elsewhere = cached_pages_ - cached_here;
+  const std::uint64_t keep = idle_pages_kept();
+  const std::uint64_t stealable = cached_elsewhere > keep ? cached_elsewhere - keep : 0;
+  const std::uint64_t idle = pool_.size() + stealable;
   return holes > idle ? holes - idle : 0;
+}
+
+std::uint64_t PageArenaAllocator::idle_pages_kept() const noexcept {
+  const double kept = options_.idle_slack_fraction * static_cast<double>(peak_live_bytes_);
+  return static_cast<std::uint64_t>(kept) >> page_shift_;
 }
 
 bool PageArenaAllocator::commit_pages(std::uint32_t first, std::uint32_t last) {
   // Pages in the range come off the cache list before any page is stolen for a hole, so the
   // oldest cached page is never one of them.
-  bool holes = false;
+  std::size_t holes = 0;
   for (std::uint32_t s = first; s <= last; ++s) {
     PageSlot& slot = slots_[s];
     if (slot.live++ != 0) continue;
     if (slot.page == 0) {
-      holes = true;
+      ++holes;
     } else {
       cache_unlink(s);
       ++counters_.reused_in_place;
     }
   }
-  if (!holes) return true;
-  for (std::uint32_t s = first; s <= last; ++s) {
-    if (slots_[s].page != 0) continue;
-    PhysicalPage page;
-    try {
-      if (!pool_.empty()) {
-        page = pool_.back();
-        pool_.pop_back();
-      } else {
-        const std::uint32_t victim = oldest_cached_;
-        if (options_.before_unmap) options_.before_unmap();
-        vm_.unmap(heap_, slot_address(victim));
-        cache_unlink(victim);
-        page.id = std::exchange(slots_[victim].page, 0);
-        ++counters_.stolen;
-      }
-      vm_.map(heap_, slot_address(s), page);
-    } catch (const std::exception& e) {
-      // Only a driver failing (out of resources, or a backend bug) gets here. Undo the counts:
-      // what got mapped for this allocation becomes cached, the page in hand goes to the pool.
-      log_message(LogLevel::Error,
-                  fmt::format("page-mapped arena of heap '{}': mapping a page at offset {} "
-                              "failed: {}",
-                              source_.heap().name, std::uint64_t{s} << page_shift_, e.what()));
-      if (page) pool_.push_back(page);
-      for (std::uint32_t t = first; t <= last; ++t) {
-        if (--slots_[t].live == 0 && slots_[t].page != 0) cache_push(t);
-      }
-      return false;
-    }
-    slots_[s].page = page.id;
+  if (holes == 0) return true;
+  // The pages for the holes: pooled ones first, then the oldest cached ones elsewhere.
+  std::vector<PhysicalPage> pages(holes);
+  std::size_t have = 0;
+  for (; have < holes && !pool_.empty(); ++have) {
+    pages[have] = pool_.back();
+    pool_.pop_back();
   }
-  return true;
+  if (have < holes) {
+    const std::size_t stolen = take_oldest_cached(std::span(pages).subspan(have), "taking");
+    counters_.stolen += stolen;
+    have += stolen;
+  }
+  // Mapped in runs of neighbouring holes, one call each.
+  std::size_t used = 0;
+  bool mapped_all = have == holes;
+  for (std::uint32_t s = first; mapped_all && s <= last;) {
+    if (slots_[s].page != 0) {
+      ++s;
+      continue;
+    }
+    std::uint32_t end = s;
+    while (end < last && slots_[end + 1].page == 0) ++end;
+    const std::span run = std::span(pages).subspan(used, end - s + 1);
+    try {
+      vm_.map_run(heap_, slot_address(s), run);
+    } catch (const std::exception& e) {
+      // Only a driver failing (out of resources, or a backend bug) gets here.
+      log_message(
+          LogLevel::Error,
+          fmt::format("page-mapped arena of heap '{}': mapping {} page(s) at offset {} "
+                      "failed: {}",
+                      source_.heap().name, run.size(), std::uint64_t{s} << page_shift_, e.what()));
+      mapped_all = false;
+      break;
+    }
+    for (const PhysicalPage page : run) slots_[s++].page = page.id;
+    used += run.size();
+  }
+  if (mapped_all) return true;
+  // Undo the counts: what got mapped for this allocation becomes cached, the pages in hand go
+  // to the pool.
+  pool_.insert(pool_.end(), pages.begin() + static_cast<std::ptrdiff_t>(used),
+               pages.begin() + static_cast<std::ptrdiff_t>(have));
+  for (std::uint32_t t = first; t <= last; ++t) {
+    if (--slots_[t].live == 0 && slots_[t].page != 0) cache_push(t);
+  }
+  return false;
+}
+
+std::size_t PageArenaAllocator::take_oldest_cached(std::span<PhysicalPage> out,
+                                                   const char* why) noexcept {
+  if (out.empty() || cached_pages_ == 0) return 0;
+  std::vector<std::uint32_t> victims;
+  victims.reserve(std::min<std::uint64_t>(out.size(), cached_pages_));
+  for (std::uint32_t s = oldest_cached_; s != kNone && victims.size() < out.size();
+       s = slots_[s].newer) {
+    victims.push_back(s);
+  }
+  // Neighbours unmap in one call.
+  std::sort(victims.begin(), victims.end());
+  std::size_t taken = 0;
+  try {
+    if (options_.before_unmap) options_.before_unmap();
+    for (std::size_t begin = 0; begin < victims.size();) {
+      std::size_t end = begin + 1;
+      while (end < victims.size() && victims[end] == victims[end - 1] + 1) ++end;
+      const std::span run = out.subspan(taken, end - begin);
+      for (std::size_t i = 0; i < run.size(); ++i) run[i].id = slots_[victims[begin + i]].page;
+      vm_.unmap_run(heap_, slot_address(victims[begin]), run);  // first: on failure all stay
+      for (std::size_t i = begin; i < end; ++i) {
+        cache_unlink(victims[i]);
+        slots_[victims[i]].page = 0;
+      }
+      taken += run.size();
+      begin = end;
+    }
+  } catch (const std::exception& e) {
+    log_message(LogLevel::Error,
+                fmt::format("page-mapped arena of heap '{}': unmapping cached pages for {} "
+                            "failed: {}",
+                            source_.heap().name, why, e.what()));
+  }
+  return taken;
 }
 
 GrowthRefusal PageArenaAllocator::grow(std::uint64_t count) {
@@ -362,29 +429,25 @@ void PageArenaAllocator::release_idle(Release what) noexcept {
 std::size_t PageArenaAllocator::take_idle_pages(std::span<PhysicalPage> out,
                                                 Release what) noexcept {
   std::size_t n = 0;
-  const auto wanted = [&] {
+  // How many more idle pages to take now. The soft limit is judged before any of these pages is
+  // unreserved, so while over it a call takes a whole batch; the caller comes back until the
+  // heap is under it or nothing is idle.
+  const auto wanted = [&]() -> std::size_t {
     const std::uint64_t idle = pool_.size() + cached_pages_;
-    if (idle == 0 || n == out.size()) return false;
-    return what == Release::All || idle > max_cached_pages_ || !source_.fits_soft_limit(0);
+    const std::size_t room = out.size() - n;
+    if (what == Release::All || !source_.fits_soft_limit(0)) {
+      return static_cast<std::size_t>(std::min<std::uint64_t>(idle, room));
+    }
+    return idle > max_cached_pages_
+               ? static_cast<std::size_t>(std::min<std::uint64_t>(idle - max_cached_pages_, room))
+               : 0;
   };
-  // The soft limit is judged before any of these pages is unreserved, so while over it a call
-  // takes a whole batch; the caller comes back until the heap is under it or nothing is idle.
-  while (!pool_.empty() && n < out.size() && (what == Release::PoolAndExcess || wanted())) {
+  while (!pool_.empty() && n < out.size() && (what == Release::PoolAndExcess || wanted() != 0)) {
     out[n++] = pool_.back();
     pool_.pop_back();
   }
-  try {
-    if (options_.before_unmap && wanted()) options_.before_unmap();
-    while (wanted()) {
-      const std::uint32_t victim = oldest_cached_;
-      vm_.unmap(heap_, slot_address(victim));  // first: if it fails, the page stays cached
-      cache_unlink(victim);
-      out[n++].id = std::exchange(slots_[victim].page, 0);
-    }
-  } catch (const std::exception& e) {
-    log_message(LogLevel::Error,
-                fmt::format("page-mapped arena of heap '{}': unmapping a cached page failed: {}",
-                            source_.heap().name, e.what()));
+  if (const std::size_t more = std::min<std::uint64_t>(wanted(), cached_pages_); more != 0) {
+    n += take_oldest_cached(out.subspan(n, more), "giving them back");
   }
   held_pages_ -= n;
   counters_.released += n;

@@ -20,6 +20,36 @@ constexpr std::uint64_t kPage = 2 * kMiB;
 
 SimDevice small_sim() { return SimDevice(SimDeviceConfig::parse("capacity=16MiB,page=2MiB")); }
 
+TEST(SimVirtualMemory, RunsMapAndUnmapInOneCallAllOrNothing) {
+  SimDevice device = small_sim();
+  VirtualMemory& vm = *device.virtual_memory();
+  const std::uint64_t base = vm.reserve(0, 8 * kPage);
+  const std::vector<PhysicalPage> pages = {vm.try_create_page(0), vm.try_create_page(0),
+                                           vm.try_create_page(0)};
+  vm.map_run(0, base, pages);
+  SimVmCounters c = device.vm_counters();
+  EXPECT_EQ(c.maps, 3u);
+  EXPECT_EQ(c.map_calls, 1u);
+  // A run that leaves the reservation is refused whole: its first page is not left mapped.
+  const PhysicalPage extra[] = {vm.try_create_page(0), vm.try_create_page(0)};
+  EXPECT_THAT([&] { vm.map_run(0, base + 7 * kPage, extra); },
+              ThrowsMessage<InvalidArgument>(HasSubstr("no reservation")));
+  EXPECT_EQ(device.vm_counters().mappings(), 3u);
+  // A run to unmap with a hole in it is refused whole too: its first page stays mapped.
+  const PhysicalPage last_and_hole[] = {pages[2], extra[0]};
+  EXPECT_THAT([&] { vm.unmap_run(0, base + 2 * kPage, last_and_hole); },
+              ThrowsMessage<InvalidArgument>(HasSubstr("nothing is mapped there")));
+  EXPECT_EQ(device.vm_counters().mappings(), 3u);
+  vm.unmap_run(0, base, pages);
+  c = device.vm_counters();
+  EXPECT_EQ(c.unmap_calls, 1u) << "the refused runs are no calls";
+  EXPECT_EQ(c.map_calls, 1u);
+  EXPECT_EQ(c.mappings(), 0u);
+  for (const PhysicalPage p : pages) vm.release_page(0, p);
+  for (const PhysicalPage p : extra) vm.release_page(0, p);
+  vm.unreserve(0, base, 8 * kPage);
+}
+
 TEST(SimVirtualMemory, MapsPagesIntoReservationsAndCountsTheCalls) {
   SimDevice device = small_sim();
   VirtualMemory& vm = *device.virtual_memory();

@@ -87,6 +87,22 @@ TEST(CudaStreamAllocator, KeepsContentAndReusesOnTheSameStream) {
   EXPECT_EQ(gpu.stats().stream_waits, 0U);
 }
 
+TEST(CudaStreamAllocator, MetricsCarryTheGovernorsBudgetAndPressure) {
+  SKIP_WITHOUT_GPU();
+  CudaStreamAllocator gpu;
+  void* p = gpu.allocate(8 * kMiB);
+  const MetricsSnapshot m = gpu.metrics();
+  const HeapFigures& h = m.heaps.at(CudaDevice::kDeviceLocalHeap);
+  EXPECT_GT(h.budget_hard, 0u);
+  EXPECT_EQ(h.budget_hard, gpu.governor().budget().hard());
+  EXPECT_EQ(h.budget_soft, gpu.governor().budget().soft());
+  EXPECT_GT(h.driver_budget, 0u) << "cudaMemGetInfo's figure";
+  EXPECT_EQ(h.pressure, gpu.governor().pressure());
+  EXPECT_GE(h.reserved_bytes, 8 * kMiB);
+  EXPECT_TRUE(m.within_budget);
+  gpu.deallocate(p, 8 * kMiB);
+}
+
 TEST(CudaStreamAllocator, AnotherStreamRunsOnlyAfterTheFreeingStreamsWork) {
   SKIP_WITHOUT_GPU();
   CudaStreamAllocator gpu;

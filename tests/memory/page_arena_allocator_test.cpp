@@ -12,6 +12,7 @@
 #include <random>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "gpumem/backend/host_device.hpp"
@@ -249,6 +250,34 @@ TEST(PageArenaAllocator, FreedPagesServeRequestsElsewhereWithoutGrowth) {
   EXPECT_EQ(f.arena.validate(), "");
 }
 
+TEST(PageArenaAllocator, MapsAndUnmapsRunsOfNeighbouringPagesInOneCall) {
+  ArenaFixture f;
+  const Placement x = f.arena.allocate(2 * kMiB, 256, true);  // page 0
+  const Placement a = f.arena.allocate(8 * kMiB, 256, true);  // pages 1-4
+  ASSERT_TRUE(a);
+  SimVmCounters vm = f.device.vm_counters();
+  EXPECT_EQ(vm.maps, 5u);
+  EXPECT_EQ(vm.map_calls, 2u) << "a's four neighbouring holes map as one run";
+  f.arena.deallocate(a);
+  // Kept out of a's place by its alignment, b takes a's four cached pages: one unmap call for
+  // them, one map call under b.
+  const Placement b = f.arena.allocate(8 * kMiB, 64 * kMiB, true);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b.offset, 64 * kMiB);
+  EXPECT_EQ(f.arena.page_counters().stolen, 4u);
+  vm = f.device.vm_counters();
+  EXPECT_EQ(vm.unmaps, 4u);
+  EXPECT_EQ(vm.unmap_calls, 1u);
+  EXPECT_EQ(vm.map_calls, 3u);
+  f.arena.deallocate(b);
+  f.arena.deallocate(x);
+  f.arena.trim();
+  vm = f.device.vm_counters();
+  EXPECT_EQ(vm.unmap_calls, 3u) << "trim unmaps b's four pages as one run, x's page alone";
+  EXPECT_EQ(vm.pages_held(), 0u);
+  EXPECT_EQ(f.arena.validate(), "");
+}
+
 TEST(PageArenaAllocator, StealsTheOldestCachedPages) {
   ArenaFixture f;
   std::vector<Placement> p;
@@ -331,8 +360,8 @@ TEST(PageArenaAllocator, DriverFailuresAreRefusalsThatLeaveTheBooksExact) {
   const Placement a = arena.allocate(4 * kMiB, 8 * kMiB, true);  // pages 4 and 5
   arena.deallocate(a);
 
-  // Pages 8-11, two of them new: the second map fails, and the first page mapped for it ends up
-  // cached, the other new one pooled.
+  // Pages 8-11, one run, two of its pages new and two taken from a's place: the second map
+  // fails, and the run maps all or nothing, so all four end up pooled.
   device.vm.maps_until_failure = 1;
   const Placement b = arena.allocate(8 * kMiB, 16 * kMiB, true);
   EXPECT_FALSE(b);
@@ -340,9 +369,16 @@ TEST(PageArenaAllocator, DriverFailuresAreRefusalsThatLeaveTheBooksExact) {
   EXPECT_THAT(log.all(), HasSubstr("injected map failure"));
   EXPECT_EQ(arena.stats().live_count, 1u);
   EXPECT_EQ(arena.stats().blocks, 5u);
+  EXPECT_EQ(arena.stats().cached_bytes, 4 * kPage);
+  books_exact();
+  // The pooled pages serve the same request once the driver is well, and are cached after it.
+  const Placement e = arena.allocate(8 * kMiB, 16 * kMiB, true);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(arena.stats().blocks, 5u);
+  arena.deallocate(e);
   books_exact();
 
-  // Pages 16 and 17: the pooled page serves one, and stealing for the other fails to unmap.
+  // Pages 16 and 17: taking two of the cached pages fails to unmap, and they stay cached.
   device.vm.unmaps_until_failure = 0;
   const Placement c = arena.allocate(4 * kMiB, 32 * kMiB, true);
   EXPECT_EQ(c.refusal, GrowthRefusal::Device);
@@ -683,6 +719,42 @@ TEST(PageArenaAllocator, KeepsRealBytesApartOnTheHost) {
 // Replays a smaller churn (20k operations, 200 live, 256 B to 16 MiB) over a governor. With
 // pages moving to wherever they are needed the arena holds 1.065 × the peak of live bytes; if
 // freed pages served only their own addresses it would need 1.105 ×.
+// Replays churn (20,000 events, 200 live) on a fresh arena; returns its page counters and its
+// peak reserved over the peak live bytes.
+std::pair<ArenaPageCounters, double> replay_churn(const ArenaOptions& options) {
+  const Trace trace = make_churn_trace({.operations = 20'000, .target_live = 200});
+  SimDevice device(SimDeviceConfig::parse("capacity=80GiB,page=2MiB"));
+  TestSource source(device, 80 * kGiB);
+  PageArenaAllocator arena(source, options);
+  std::unordered_map<std::uint64_t, Placement> live;
+  for (const TraceEvent& e : trace.events) {
+    if (e.kind == TraceEvent::Kind::Allocate) {
+      live.emplace(e.id, arena.allocate(e.bytes, 256, true));
+    } else {
+      arena.deallocate(live.at(e.id));
+      live.erase(e.id);
+    }
+  }
+  EXPECT_EQ(arena.validate(), "");
+  const ArenaPageCounters counters = arena.page_counters();
+  const double ratio = static_cast<double>(arena.stats().peak_reserved_bytes) /
+                       static_cast<double>(summarize(trace).peak_live_bytes);
+  for (const auto& [id, p] : live) arena.deallocate(p);
+  return {counters, ratio};
+}
+
+TEST(PageArenaAllocator, IdleSlackTradesAFewPagesForFewerMoves) {
+  const auto [tight, tight_ratio] = replay_churn({.idle_slack_fraction = 0.0});
+  const auto [slack, slack_ratio] = replay_churn({});  // 1 % of the peak live bytes
+  // Each move is an unmap and a map on the device: the slack must save a good share of them,
+  // at a cost in footprint bounded by the slack (plus the partly used pages at the ends).
+  EXPECT_LT(slack.stolen, tight.stolen * 9 / 10);
+  EXPECT_LE(slack_ratio, tight_ratio + 0.02);
+  EXPECT_GE(slack.created, tight.created);
+  EXPECT_THAT([] { return replay_churn({.idle_slack_fraction = -0.5}); },
+              ThrowsMessage<InvalidArgument>(HasSubstr("idle_slack_fraction -0.5")));
+}
+
 TEST(PageArenaAllocator, ChurnFootprintStaysNearTheLiveBytes) {
   const Trace trace = make_churn_trace({.operations = 20'000, .target_live = 200});
   const TraceSummary summary = summarize(trace);

@@ -50,8 +50,13 @@ struct SimVmCounters {
   std::uint64_t unreserves = 0;
   std::uint64_t page_creations = 0;
   std::uint64_t page_releases = 0;
+  // Pages mapped and unmapped (a run refused midway counts the pages it undid both ways).
   std::uint64_t maps = 0;
   std::uint64_t unmaps = 0;
+  // Calls that mapped or unmapped them: a run of pages is one call (map_run, unmap_run), as it
+  // is one cuMemSetAccess or one cuMemUnmap on CUDA (whose cost is per page all the same).
+  std::uint64_t map_calls = 0;
+  std::uint64_t unmap_calls = 0;
 
   std::uint64_t pages_held() const noexcept { return page_creations - page_releases; }
   std::uint64_t mappings() const noexcept { return maps - unmaps; }

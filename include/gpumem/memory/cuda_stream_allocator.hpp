@@ -64,7 +64,9 @@ class CudaStreamAllocator {
   void enable_peer_access(std::uint32_t peer) { device_->enable_peer_access(peer); }
 
   StreamAllocatorStats stats() const { return allocator_->stats(); }
-  MetricsSnapshot metrics() const { return metrics_->snapshot(); }
+  // The recorder's figures completed with the device-local heap's budget, driver figures and
+  // pressure from this allocator's governor (the one every byte it takes passes).
+  MetricsSnapshot metrics() const;
   const HeapGovernor& governor() const noexcept { return *governor_; }
   std::string_view backing_name() const noexcept { return allocator_->backing_name(); }
   const HeapAllocator& backing() const noexcept { return allocator_->backing(); }

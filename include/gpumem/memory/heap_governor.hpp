@@ -37,6 +37,10 @@ class HeapGovernor final : public BlockSource {
   const HeapBudget& budget() const noexcept { return budget_; }
   PressureLevel pressure() const noexcept { return pressure_.level(); }
 
+  // Adds this heap's budget, driver and pressure facts to its figures in a metrics snapshot
+  // (MetricsRecorder fills usage only): whoever owns the governors completes the snapshot.
+  void describe(HeapFigures& figures) const noexcept;
+
   // Refreshes the driver figures when the policy says they are stale (cheap otherwise).
   void maybe_refresh() noexcept;
   // Asks the driver now; returns false when another thread is already doing it.

@@ -206,7 +206,9 @@ SimVmCounters VmBooks::counts() const noexcept {
           .page_creations = page_creations_.load(std::memory_order_relaxed),
           .page_releases = page_releases_.load(std::memory_order_relaxed),
           .maps = maps_.load(std::memory_order_relaxed),
-          .unmaps = unmaps_.load(std::memory_order_relaxed)};
+          .unmaps = unmaps_.load(std::memory_order_relaxed),
+          .map_calls = map_calls_.load(std::memory_order_relaxed),
+          .unmap_calls = unmap_calls_.load(std::memory_order_relaxed)};
 }
 
 std::vector<std::pair<std::uint64_t, std::uint64_t>> VmBooks::reservations() const {

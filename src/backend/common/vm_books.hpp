@@ -72,6 +72,10 @@ class VmBooks {
   // Calls served since creation, refused ones excluded. The simulator's public type serves:
   // it is the one backend that reports them.
   SimVmCounters counts() const noexcept;
+  // A map or unmap call of the backend served, whatever the number of pages it covered.
+  void count_call(bool map) noexcept {
+    (map ? map_calls_ : unmap_calls_).fetch_add(1, std::memory_order_relaxed);
+  }
   // The reservations still out as (base, size), for a backend tearing down.
   std::vector<std::pair<std::uint64_t, std::uint64_t>> reservations() const;
 
@@ -126,6 +130,8 @@ class VmBooks {
   std::atomic<std::uint64_t> page_releases_{0};
   std::atomic<std::uint64_t> maps_{0};
   std::atomic<std::uint64_t> unmaps_{0};
+  std::atomic<std::uint64_t> map_calls_{0};
+  std::atomic<std::uint64_t> unmap_calls_{0};
 };
 
 }  // namespace gpumem::detail

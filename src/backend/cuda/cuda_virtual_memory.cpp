@@ -201,48 +201,80 @@ std::map<std::uint64_t, CudaVirtualMemory::Reservation>::iterator CudaVirtualMem
 }
 
 void CudaVirtualMemory::map(std::uint32_t heap, std::uint64_t address, PhysicalPage page) {
-  check_heap(heap, "map");
-  CUmemGenericAllocationHandle handle = 0;
-  {
-    std::lock_guard lock(mutex_);
-    const auto reservation = reservation_at(address, "map");
-    Page& p = live_page(page, "map");
-    if (const auto it = mappings_.find(address); it != mappings_.end()) {
-      throw InvalidArgument(fmt::format(
-          "{}: map of page {:#x} at {:#x}: page {:#x} is mapped there already; unmap it first",
-          where(), page.id, address, it->second.page));
+  map_run(heap, address, std::span(&page, 1));
+}
+
+std::vector<CUmemGenericAllocationHandle> CudaVirtualMemory::claim_mappings(
+    std::uint64_t address, std::span<const PhysicalPage> pages) {
+  std::vector<CUmemGenericAllocationHandle> handles;
+  handles.reserve(pages.size());
+  try {
+    for (const PhysicalPage page : pages) {
+      const std::uint64_t at = address + handles.size() * page_size_;
+      const auto reservation = reservation_at(at, "map");
+      Page& p = live_page(page, "map");
+      if (const auto it = mappings_.find(at); it != mappings_.end()) {
+        throw InvalidArgument(fmt::format(
+            "{}: map of page {:#x} at {:#x}: page {:#x} is mapped there already; unmap it first",
+            where(), page.id, at, it->second.page));
+      }
+      // Claimed before the driver call, so that no other thread maps here or releases the page.
+      mappings_.emplace(at, Mapping{.page = page.id, .reservation = reservation->first});
+      ++p.mappings;
+      ++reservation->second.mapped;
+      handles.push_back(p.handle);
     }
-    // Claimed before the driver call, so that no other thread maps here or releases the page.
-    mappings_.emplace(address, Mapping{.page = page.id, .reservation = reservation->first});
-    ++p.mappings;
-    ++reservation->second.mapped;
-    handle = p.handle;
+  } catch (...) {
+    drop_mappings(address, handles.size());
+    throw;
   }
-  const auto undo = [&] {
-    std::lock_guard lock(mutex_);
-    const auto it = mappings_.find(address);
+  return handles;
+}
+
+void CudaVirtualMemory::drop_mappings(std::uint64_t address, std::size_t count) {
+  for (std::size_t i = 0; i < count; ++i) {
+    const auto it = mappings_.find(address + i * page_size_);
     --pages_.at(it->second.page).mappings;
     --reservations_.at(it->second.reservation).mapped;
     mappings_.erase(it);
-  };
+  }
+}
+
+void CudaVirtualMemory::map_run(std::uint32_t heap, std::uint64_t address,
+                                std::span<const PhysicalPage> pages) {
+  check_heap(heap, "map");
+  if (pages.empty()) return;
+  std::vector<CUmemGenericAllocationHandle> handles;
+  {
+    std::lock_guard lock(mutex_);
+    handles = claim_mappings(address, pages);
+  }
+  const std::uint64_t run = pages.size() * page_size_;
+  std::size_t mapped = 0;
   try {
     const ScopedDevice current(ordinal_, where());
-    check_driver(api_, api_.mem_map(address, page_size_, 0, handle, 0), where(),
-                 fmt::format("cuMemMap({:#x})", address));
+    for (; mapped < handles.size(); ++mapped) {
+      const std::uint64_t at = address + mapped * page_size_;
+      check_driver(api_, api_.mem_map(at, page_size_, 0, handles[mapped], 0), where(),
+                   fmt::format("cuMemMap({:#x})", at));
+    }
     // Held from reading the accessors to setting them, so a peer granted meanwhile is not missed.
     std::lock_guard access_lock(access_mutex_);
     const std::vector<CUmemAccessDesc> access = accessors();
-    if (const CUresult r = api_.mem_set_access(address, page_size_, access.data(), access.size());
-        r != CUDA_SUCCESS) {
-      static_cast<void>(api_.mem_unmap(address, page_size_));
-      check_driver(api_, r, where(), fmt::format("cuMemSetAccess({:#x})", address));
-    }
+    check_driver(api_, api_.mem_set_access(address, run, access.data(), access.size()), where(),
+                 fmt::format("cuMemSetAccess({:#x}, {})", address, format_bytes(run)));
   } catch (...) {
-    undo();
+    for (std::size_t i = 0; i < mapped; ++i) {
+      static_cast<void>(api_.mem_unmap(address + i * page_size_, page_size_));
+    }
+    std::lock_guard lock(mutex_);
+    drop_mappings(address, pages.size());
     throw;
   }
   std::lock_guard lock(mutex_);
-  mappings_.at(address).settled = true;
+  for (std::size_t i = 0; i < pages.size(); ++i) {
+    mappings_.at(address + i * page_size_).settled = true;
+  }
 }
 
 std::vector<CUmemAccessDesc> CudaVirtualMemory::accessors() const {
@@ -281,7 +313,7 @@ void CudaVirtualMemory::grant_peer_access(int peer) {
 }
 
 void CudaVirtualMemory::unmap(std::uint32_t heap, std::uint64_t address) {
-  check_heap(heap, "unmap");
+  PhysicalPage page;
   {
     std::lock_guard lock(mutex_);
     const auto it = mappings_.find(address);
@@ -290,26 +322,57 @@ void CudaVirtualMemory::unmap(std::uint32_t heap, std::uint64_t address) {
       throw InvalidArgument(
           fmt::format("{}: unmap at {:#x}: no page is mapped there", where(), address));
     }
-    if (!it->second.settled) {
-      throw InvalidArgument(fmt::format(
-          "{}: unmap at {:#x}: another thread is mapping or unmapping there", where(), address));
-    }
-    it->second.settled = false;
+    page.id = it->second.page;
   }
+  unmap_run(heap, address, std::span(&page, 1));
+}
+
+void CudaVirtualMemory::unmap_run(std::uint32_t heap, std::uint64_t address,
+                                  std::span<const PhysicalPage> pages) {
+  check_heap(heap, "unmap");
+  if (pages.empty()) return;
+  const auto set_settled = [&](std::size_t count, bool settled) {
+    for (std::size_t i = 0; i < count; ++i) {
+      mappings_.at(address + i * page_size_).settled = settled;
+    }
+  };
+  {
+    std::lock_guard lock(mutex_);
+    for (std::size_t i = 0; i < pages.size(); ++i) {
+      const std::uint64_t at = address + i * page_size_;
+      const auto it = mappings_.find(at);
+      std::string why;
+      if (it == mappings_.end()) {
+        set_settled(i, true);
+        reservation_at(at, "unmap");  // names a bad address or one outside reservations
+        throw InvalidArgument(
+            fmt::format("{}: unmap at {:#x}: no page is mapped there", where(), at));
+      }
+      if (it->second.page != pages[i].id) {
+        why =
+            fmt::format("page {:#x} is mapped there, not page {:#x}", it->second.page, pages[i].id);
+      } else if (!it->second.settled) {
+        why = "another thread is mapping or unmapping there";
+      }
+      if (!why.empty()) {
+        set_settled(i, true);
+        throw InvalidArgument(fmt::format("{}: unmap at {:#x}: {}", where(), at, why));
+      }
+      it->second.settled = false;
+    }
+  }
+  const std::uint64_t run = pages.size() * page_size_;
   try {
     const ScopedDevice current(ordinal_, where());
-    check_driver(api_, api_.mem_unmap(address, page_size_), where(),
-                 fmt::format("cuMemUnmap({:#x})", address));
+    check_driver(api_, api_.mem_unmap(address, run), where(),
+                 fmt::format("cuMemUnmap({:#x}, {})", address, format_bytes(run)));
   } catch (...) {
     std::lock_guard lock(mutex_);
-    mappings_.at(address).settled = true;
+    set_settled(pages.size(), true);
     throw;
   }
   std::lock_guard lock(mutex_);
-  const auto it = mappings_.find(address);
-  --pages_.at(it->second.page).mappings;
-  --reservations_.at(it->second.reservation).mapped;
-  mappings_.erase(it);
+  drop_mappings(address, pages.size());
 }
 
 }  // namespace gpumem::detail

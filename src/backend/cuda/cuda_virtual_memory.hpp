@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -43,6 +44,13 @@ class CudaVirtualMemory final : public VirtualMemory {
   void release_page(std::uint32_t heap, PhysicalPage page) override;
   void map(std::uint32_t heap, std::uint64_t address, PhysicalPage page) override;
   void unmap(std::uint32_t heap, std::uint64_t address) override;
+  // A cuMemMap per page (~1 us each on an H200), then one cuMemSetAccess for the run (~28 us per
+  // page it covers: the driver's work is per physical allocation, not per call).
+  void map_run(std::uint32_t heap, std::uint64_t address,
+               std::span<const PhysicalPage> pages) override;
+  // One cuMemUnmap for the run (~20 us per page it covers on an H200, as page by page).
+  void unmap_run(std::uint32_t heap, std::uint64_t address,
+                 std::span<const PhysicalPage> pages) override;
 
   // Makes every page mapped now or later readable and writable by device `peer` as well (peer
   // access for virtual memory is per mapping; cudaDeviceEnablePeerAccess does not cover it).
@@ -76,6 +84,13 @@ class CudaVirtualMemory final : public VirtualMemory {
                                                                 const char* operation);
   // The live page `page`; InvalidHandle otherwise. mutex_ held.
   Page& live_page(PhysicalPage page, const char* operation);
+
+  // Claims the mappings of pages[i] at address + i × page size (checked as map() checks them)
+  // and returns their handles; either all are claimed or none. mutex_ held.
+  std::vector<CUmemGenericAllocationHandle> claim_mappings(std::uint64_t address,
+                                                           std::span<const PhysicalPage> pages);
+  // Drops the records of `count` mappings from `address`. mutex_ held.
+  void drop_mappings(std::uint64_t address, std::size_t count);
 
   // The owning device and the granted peers, for cuMemSetAccess. access_mutex_ held.
   std::vector<CUmemAccessDesc> accessors() const;

@@ -32,10 +32,31 @@ void SimVirtualMemory::release_page(std::uint32_t heap, PhysicalPage page) {
 
 void SimVirtualMemory::map(std::uint32_t heap, std::uint64_t address, PhysicalPage page) {
   books_.map(heap, address, page, [](std::uint64_t) {});
+  books_.count_call(true);
 }
 
 void SimVirtualMemory::unmap(std::uint32_t heap, std::uint64_t address) {
   books_.unmap(heap, address, [] {});
+  books_.count_call(false);
+}
+
+void SimVirtualMemory::map_run(std::uint32_t heap, std::uint64_t address,
+                               std::span<const PhysicalPage> pages) {
+  const std::uint64_t size = books_.page_size();
+  for_each_or_undo(
+      pages.size(),
+      [&](std::size_t i) { books_.map(heap, address + i * size, pages[i], [](std::uint64_t) {}); },
+      [&](std::size_t i) { books_.unmap(heap, address + i * size, [] {}); });
+  books_.count_call(true);
+}
+
+void SimVirtualMemory::unmap_run(std::uint32_t heap, std::uint64_t address,
+                                 std::span<const PhysicalPage> pages) {
+  const std::uint64_t size = books_.page_size();
+  for_each_or_undo(
+      pages.size(), [&](std::size_t i) { books_.unmap(heap, address + i * size, [] {}); },
+      [&](std::size_t i) { books_.map(heap, address + i * size, pages[i], [](std::uint64_t) {}); });
+  books_.count_call(false);
 }
 
 }  // namespace gpumem::detail

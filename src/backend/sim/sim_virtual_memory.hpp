@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "backend/common/block_ledger.hpp"
@@ -37,6 +38,11 @@ class SimVirtualMemory final : public VirtualMemory {
   void release_page(std::uint32_t heap, PhysicalPage page) override;
   void map(std::uint32_t heap, std::uint64_t address, PhysicalPage page) override;
   void unmap(std::uint32_t heap, std::uint64_t address) override;
+  // One call each (counted so), all or nothing, as the interface asks.
+  void map_run(std::uint32_t heap, std::uint64_t address,
+               std::span<const PhysicalPage> pages) override;
+  void unmap_run(std::uint32_t heap, std::uint64_t address,
+                 std::span<const PhysicalPage> pages) override;
 
   SimVmCounters counts() const noexcept { return books_.counts(); }
 
