@@ -117,6 +117,7 @@ class StagingRing {
   StagingStatistics statistics() const;
   const StagingRingOptions& options() const noexcept { return options_; }
   std::uint32_t heap() const noexcept { return heap_; }
+  Manager& manager() const noexcept { return manager_; }
 
  private:
   struct Segment;
