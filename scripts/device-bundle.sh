@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Fills .device/ (git-ignored) with what scripts/device-run.sh needs on a GPU machine, from a build
+# Fills .device/bundle/ (git-ignored) with what scripts/device-run.sh needs on a GPU machine, from a build
 # made here (static CUDA runtime): the CLI, every test and bench program, the PyTorch plug-in,
 # the traces, the Kodak images, the examples, and lib/ with the shared libraries the programs
 # link that a bare CUDA image lacks.
 #
 #   cmake --build build && scripts/device-bundle.sh build
-#   # then, with the device tool: carry [".device", ".gl"], command "bash scripts/device-run.sh"
+#   # then, with the device tool: carry [".device/bundle", ".gl"], command
+#   # "bash scripts/device-run.sh"
 #   # (.gl, also git-ignored, gets the Vulkan loader and validation layer packages)
 set -euo pipefail
 
 build=${1:-build}
-dest=.device
+dest=${2:-.device/bundle}
 rm -rf "$dest"
 mkdir -p "$dest/lib" "$dest/traces" "$dest/kodak"
 cp "$build/gpumem" "$build"/tests/gpumem_*_tests "$dest/"
@@ -18,6 +19,9 @@ for program in "$build"/bench/*; do
   [[ -f $program && -x $program ]] && cp "$program" "$dest/"
 done
 cp "$build/plugins/libgpumem_torch_alloc.so" "$dest/" 2>/dev/null || true
+# Debug information would take the bundle past what travels (64 MiB); symbols stay for stacks.
+strip --strip-debug "$dest"/gpumem "$dest"/gpumem_*_tests "$dest"/*_bench "$dest"/gpu_allocators \
+  "$dest"/*.so 2>/dev/null || true
 # Only libraries that a CUDA image does not bring (libc, libstdc++, libm and friends it does).
 ldd "$dest"/gpumem "$dest"/gpumem_*_tests "$dest"/*_bench "$dest"/gpu_allocators 2>/dev/null |
   awk '/=> \// {print $3}' | sort -u |
