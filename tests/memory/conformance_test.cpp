@@ -299,7 +299,9 @@ TEST_P(Conformance, OutOfMemoryIsAnErrorAndTheAllocatorGoesOn) {
   const std::uint32_t heap = device_heap(*m);
   const HeapInfo info = m->heaps()[heap];
   std::uint64_t chunk = 0;
-  align_up(std::min(info.size / 4, m->budget(heap).hard / 2), info.granularity, chunk);
+  align_up(std::min({info.size / 4, m->budget(heap).hard / 2, m->device().max_block_size(heap)}),
+           info.granularity, chunk);
+  chunk = std::min(chunk, m->device().max_block_size(heap));  // rounding up may not pass it
   // Smaller pieces where the device will not make one block that large.
   std::vector<RawBlock> others;
   while (others.empty() && chunk >= 16 * info.granularity) {
