@@ -118,10 +118,11 @@ GPUMEM_EXPORT long gpumem_stats_json(int device, char* out, unsigned long capaci
   const std::string json = fmt::format(
       "{{\"device\":{},\"backing\":\"{}\",\"reserved_bytes\":{},\"peak_reserved_bytes\":{},"
       "\"live_bytes\":{},\"live_count\":{},\"cached_bytes\":{},\"streams\":{},"
-      "\"stream_waits\":{},\"synchronizations\":{},\"out_of_memory_retries\":{},\"metrics\":{}}}",
+      "\"stream_waits\":{},\"event_waits\":{},\"synchronizations\":{},\"out_of_memory_retries\":{},"
+      "\"metrics\":{}}}",
       device, a->backing_name(), s.heap.reserved_bytes, s.heap.peak_reserved_bytes,
       s.heap.live_bytes, s.heap.live_count, s.heap.cached_bytes, s.streams, s.stream_waits,
-      s.synchronizations, s.out_of_memory_retries, gpumem::to_json(a->metrics()));
+      s.event_waits, s.synchronizations, s.out_of_memory_retries, gpumem::to_json(a->metrics()));
   if (out != nullptr && capacity != 0) {
     const std::size_t n = std::min<std::size_t>(json.size(), capacity - 1);
     std::memcpy(out, json.data(), n);
