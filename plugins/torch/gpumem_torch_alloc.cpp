@@ -10,7 +10,8 @@
 //   torch.cuda.memory.change_current_allocator(a)  # before the first CUDA allocation
 //
 // Environment: GPUMEM_TORCH_VMM=0 uses the pool over cudaMalloc instead of the arena;
-// GPUMEM_TORCH_RELEASE_THRESHOLD=<bytes> bounds the cache (default: keep everything).
+// GPUMEM_TORCH_RELEASE_THRESHOLD=<bytes> bounds the cache (default: keep everything);
+// GPUMEM_TORCH_IDLE_SLACK=<0..1> sets StreamAllocatorOptions::idle_slack_fraction.
 // Thread safety: every function may be called from any thread at once.
 #include <cuda_runtime_api.h>
 #include <fmt/format.h>
@@ -58,6 +59,10 @@ gpumem::CudaAllocatorOptions options_for(int device) {
   // NOLINTNEXTLINE(concurrency-mt-unsafe): see above
   if (const char* t = std::getenv("GPUMEM_TORCH_RELEASE_THRESHOLD"); t != nullptr) {
     o.stream.release_threshold = std::strtoull(t, nullptr, 10);
+  }
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): see above
+  if (const char* slack = std::getenv("GPUMEM_TORCH_IDLE_SLACK"); slack != nullptr) {
+    o.stream.idle_slack_fraction = std::strtod(slack, nullptr);
   }
   return o;
 }

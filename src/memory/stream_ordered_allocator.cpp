@@ -13,12 +13,6 @@
 namespace gpumem {
 namespace {
 
-// The arena's idle slack at its maximum: a request over unmapped addresses makes new pages rather
-// than unmap cached ones elsewhere until the idle pages outnumber the peak live bytes. Moving a
-// page costs an unmap, a map and a wait for the frees of every stream; cudaMallocAsync never
-// moves pages at all. Measured with PyTorch through the plug-in (docs/PERFORMANCE.md).
-constexpr double kIdleSlackFraction = 1.0;
-
 // Retries asked for by callbacks, per request: a callback that always says "try again" without
 // freeing anything must not hang the program.
 constexpr int kMaxCallbackRounds = 16;
@@ -52,7 +46,7 @@ StreamOrderedAllocator::StreamOrderedAllocator(HeapGovernor& governor, StreamOrd
     arena.max_cached_fraction =
         std::min(1.0, static_cast<double>(options_.release_threshold) /
                           static_cast<double>(std::max<std::uint64_t>(heap.size, 1)));
-    arena.idle_slack_fraction = kIdleSlackFraction;
+    arena.idle_slack_fraction = options_.idle_slack_fraction;
     arena.before_unmap = [this] { wait_for_frees(); };
     backing_ = std::make_unique<PageArenaAllocator>(governor, arena);
   } else {

@@ -190,12 +190,9 @@ TEST(StreamOrderedAllocator, WaitsOnTheFreeingStreamsBeforePagesGoBackNeverOnThe
   EXPECT_EQ(f.ordering.syncs(), 0);
 }
 
-TEST(StreamOrderedAllocator, UnderTheThresholdPagesAreNeitherMovedNorReleased) {
-  Fixture f;
-  StreamOrderedAllocator a(f.governor, f.ordering);
-  const auto& arena = dynamic_cast<const PageArenaAllocator&>(a.backing());
-  // A churn whose requests often land beyond the ranges freed before them: an arena that moves
-  // cached pages under them would unmap (and wait) again and again.
+// A churn whose requests often land beyond the ranges freed before them: an arena that moves
+// cached pages under them unmaps (and waits) again and again. Returns the arena's counters.
+ArenaPageCounters churn(StreamOrderedAllocator& a) {
   std::vector<std::pair<void*, std::uint64_t>> live;
   for (std::uint64_t i = 0; i < 400; ++i) {
     const std::uint64_t bytes = (1 + (i * 7919) % 13) * kMiB / 2;
@@ -206,13 +203,35 @@ TEST(StreamOrderedAllocator, UnderTheThresholdPagesAreNeitherMovedNorReleased) {
       live.erase(live.begin() + static_cast<std::ptrdiff_t>(victim));
     }
   }
-  EXPECT_EQ(arena.page_counters().stolen, 0U);
-  EXPECT_EQ(arena.page_counters().released, 0U);
+  for (const auto& [p, bytes] : live) a.deallocate(p, bytes, 1);
+  const auto& arena = dynamic_cast<const PageArenaAllocator&>(a.backing());
+  EXPECT_EQ(arena.validate(), "");
+  return arena.page_counters();
+}
+
+TEST(StreamOrderedAllocator, UnderTheThresholdPagesAreNeitherMovedNorReleased) {
+  Fixture f;
+  StreamOrderedAllocator a(f.governor, f.ordering);
+  const ArenaPageCounters pages = churn(a);
+  EXPECT_EQ(pages.stolen, 0U);
+  EXPECT_EQ(pages.released, 0U);
   EXPECT_EQ(a.stats().event_waits, 0U);
   EXPECT_THAT(f.ordering.take_log(), IsEmpty());
   EXPECT_EQ(f.ordering.syncs(), 0);
-  for (const auto& [p, bytes] : live) a.deallocate(p, bytes, 1);
-  EXPECT_EQ(arena.validate(), "");
+}
+
+TEST(StreamOrderedAllocator, WithoutIdleSlackPagesMoveAfterWaitsOnTheFreeingStream) {
+  Fixture f;
+  StreamOrderedAllocator a(f.governor, f.ordering, {.idle_slack_fraction = 0.0});
+  const ArenaPageCounters pages = churn(a);
+  EXPECT_GT(pages.stolen, 0U);
+  EXPECT_EQ(pages.released, 0U);
+  const std::uint64_t waits = a.stats().event_waits;
+  EXPECT_GT(waits, 0U);
+  EXPECT_LE(waits, pages.stolen);  // one per batch of pages taken at most
+  EXPECT_EQ(f.ordering.syncs(), 0);
+  EXPECT_THROW(StreamOrderedAllocator(f.governor, f.ordering, {.idle_slack_fraction = 1.5}),
+               InvalidArgument);
 }
 
 TEST(StreamOrderedAllocator, ReleaseThresholdBoundsTheCache) {

@@ -16,14 +16,15 @@
 // stream that freed memory here.
 //
 // Giving memory back (cudaMallocAsync's rules): memory stays mapped where it is while the cache
-// is under the release threshold: the arena makes new pages rather than move cached ones (up to
-// an idle cache as large as the peak live bytes, its safety bound), and frees never call the
-// driver. Memory goes back only on trim(), when a request would otherwise fail, past the release
-// threshold, or over the heap's soft limit. Unmapping does not wait for work in flight, so
-// before it the CPU waits on the events of the streams that freed memory since the last such
-// wait (recorded on them now if need be, or at the free for per-thread streams): only those
-// streams, up to their frees, never the whole device. The arena's hook does not name the pages
-// it unmaps, so the wait covers every freeing stream's frees, not only those of the pages.
+// is under the release threshold: the arena makes new pages rather than move cached ones (by
+// default up to an idle cache as large as the peak live bytes, its safety bound; see
+// idle_slack_fraction), and frees never call the driver. Memory goes back only on trim(), when a
+// request would otherwise fail, past the release threshold, or over the heap's soft limit.
+// Unmapping does not wait for work in flight, so before it the CPU waits on the events of the
+// streams that freed memory since the last such wait (recorded on them now if need be, or at the
+// free for per-thread streams): only those streams, up to their frees, never the whole device. The
+// arena's hook does not name the pages it unmaps, so the wait covers every freeing stream's frees,
+// not only those of the pages.
 //
 // Out of memory: the cache is released (after those waits) and the request retried; then the
 // out-of-memory callbacks run and, while one returns true, the request is retried; then
@@ -74,6 +75,12 @@ struct StreamAllocatorOptions {
   std::uint64_t release_threshold = std::numeric_limits<std::uint64_t>::max();
   // Alignment of every allocation (a power of two, at most the arena's page size).
   std::uint64_t alignment = 256;
+  // Arena only: idle pages kept where they are, as a fraction of the peak live bytes (0 to 1;
+  // ArenaOptions::idle_slack_fraction). Below it a request over unmapped addresses makes new
+  // pages; above it, it moves cached pages, each move an unmap after waiting on the freeing
+  // streams. 1 (the most) moves almost never, as cudaMallocAsync never does, for a higher peak
+  // reserved; docs/PERFORMANCE.md has the measured trade-off.
+  double idle_slack_fraction = 1.0;
   // What the allocations are counted as in the metrics.
   Category category = Category::Buffer;
 };
