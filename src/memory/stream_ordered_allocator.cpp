@@ -222,6 +222,7 @@ void StreamOrderedAllocator::forget_stream(StreamHandle stream) {
 }
 
 void StreamOrderedAllocator::wait_for_frees() {
+  const std::lock_guard one_at_a_time(wait_mutex_);
   if (!freed_since_wait_.exchange(false, std::memory_order_acq_rel)) return;
   struct Pending {
     std::size_t stream;
@@ -252,7 +253,7 @@ void StreamOrderedAllocator::wait_for_frees() {
     }
     event_waits_.fetch_add(1, std::memory_order_relaxed);
   }
-  std::lock_guard lock(mutex_);
+  const std::lock_guard lock(mutex_);
   for (const Pending& p : pending) {
     Stream& s = streams_[p.stream];
     s.waited = std::max(s.waited, p.generation);

@@ -6,6 +6,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <future>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -47,6 +51,7 @@ class FakeOrdering final : public StreamOrdering {
     log_.push_back("s" + std::to_string(stream) + " waits e" + std::to_string(event));
   }
   void synchronize(EventHandle event) override {
+    if (during_event_wait) during_event_wait();
     std::lock_guard lock(mutex_);
     log_.push_back("cpu waits e" + std::to_string(event));
   }
@@ -63,6 +68,9 @@ class FakeOrdering final : public StreamOrdering {
     std::lock_guard lock(mutex_);
     return syncs_;
   }
+
+  // Runs inside synchronize(event), before it returns: a test holds a CPU wait open here.
+  std::function<void()> during_event_wait;
 
  private:
   std::mutex mutex_;
@@ -188,6 +196,32 @@ TEST(StreamOrderedAllocator, WaitsOnTheFreeingStreamsBeforePagesGoBackNeverOnThe
   EXPECT_EQ(a.stats().event_waits, 4U);
   EXPECT_EQ(a.stats().synchronizations, 0U);
   EXPECT_EQ(f.ordering.syncs(), 0);
+}
+
+TEST(StreamOrderedAllocator, NothingIsUnmappedWhileAnotherThreadStillWaitsForTheFrees) {
+  Fixture f;
+  StreamOrderedAllocator a(f.governor, f.ordering);
+  void* p = a.allocate(8 * kMiB, 1);
+  a.deallocate(p, 8 * kMiB, 1);
+  std::promise<void> waiting;
+  std::promise<void> complete;
+  std::shared_future<void> completed = complete.get_future().share();
+  std::atomic<int> waits{0};
+  f.ordering.during_event_wait = [&] {
+    if (waits++ != 0) return;
+    waiting.set_value();
+    completed.wait();  // the GPU work before the free is still running
+  };
+  std::thread first([&] { a.trim(); });
+  waiting.get_future().wait();
+  std::thread second([&] { a.trim(); });  // finds no free left to wait for: it must still wait
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(a.stats().heap.reserved_bytes, 8 * kMiB);  // not unmapped under the running work
+  complete.set_value();
+  first.join();
+  second.join();
+  EXPECT_EQ(a.stats().heap.reserved_bytes, 0U);
+  EXPECT_EQ(a.stats().event_waits, 1U);
 }
 
 // A churn whose requests often land beyond the ranges freed before them: an arena that moves

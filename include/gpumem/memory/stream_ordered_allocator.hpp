@@ -41,7 +41,8 @@
 //
 // Thread safety: every method may be called from several threads at once. One mutex covers the
 // pointer table and the stream table; event records and stream waits (asynchronous calls) are
-// made under it, waits of the CPU (events, the device) never are.
+// made under it, waits of the CPU (events, the device) never are; a second mutex lets one thread
+// at a time wait for the frees before unmapping.
 #pragma once
 
 #include <atomic>
@@ -159,6 +160,9 @@ class StreamOrderedAllocator {
   StreamOrdering& ordering_;
   const StreamAllocatorOptions options_;
   std::unique_ptr<HeapAllocator> backing_;
+  // One wait_for_frees at a time: a second caller must not find the flag cleared and unmap
+  // while the first still waits. Taken under the arena's lock (its hook), never the other way.
+  std::mutex wait_mutex_;
   // Set by every free; cleared by the wait that makes freed memory safe to unmap.
   std::atomic<bool> freed_since_wait_{false};
   std::atomic<std::uint64_t> event_waits_{0};
