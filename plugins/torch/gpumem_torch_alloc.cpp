@@ -10,7 +10,8 @@
 //   torch.cuda.memory.change_current_allocator(a)  # before the first CUDA allocation
 //
 // Environment: GPUMEM_TORCH_VMM=0 uses the pool over cudaMalloc instead of the arena;
-// GPUMEM_TORCH_RELEASE_THRESHOLD=<bytes> bounds the cache (default: keep everything).
+// GPUMEM_TORCH_RELEASE_THRESHOLD=<bytes> bounds the cache (default: keep everything);
+// GPUMEM_TORCH_IDLE_SLACK=<0..1> sets StreamAllocatorOptions::idle_slack_fraction.
 // Thread safety: every function may be called from any thread at once.
 #include <cuda_runtime_api.h>
 #include <fmt/format.h>
@@ -58,6 +59,10 @@ gpumem::CudaAllocatorOptions options_for(int device) {
   // NOLINTNEXTLINE(concurrency-mt-unsafe): see above
   if (const char* t = std::getenv("GPUMEM_TORCH_RELEASE_THRESHOLD"); t != nullptr) {
     o.stream.release_threshold = std::strtoull(t, nullptr, 10);
+  }
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): see above
+  if (const char* slack = std::getenv("GPUMEM_TORCH_IDLE_SLACK"); slack != nullptr) {
+    o.stream.idle_slack_fraction = std::strtod(slack, nullptr);
   }
   return o;
 }
@@ -118,10 +123,11 @@ GPUMEM_EXPORT long gpumem_stats_json(int device, char* out, unsigned long capaci
   const std::string json = fmt::format(
       "{{\"device\":{},\"backing\":\"{}\",\"reserved_bytes\":{},\"peak_reserved_bytes\":{},"
       "\"live_bytes\":{},\"live_count\":{},\"cached_bytes\":{},\"streams\":{},"
-      "\"stream_waits\":{},\"synchronizations\":{},\"out_of_memory_retries\":{},\"metrics\":{}}}",
+      "\"stream_waits\":{},\"event_waits\":{},\"synchronizations\":{},\"out_of_memory_retries\":{},"
+      "\"metrics\":{}}}",
       device, a->backing_name(), s.heap.reserved_bytes, s.heap.peak_reserved_bytes,
       s.heap.live_bytes, s.heap.live_count, s.heap.cached_bytes, s.streams, s.stream_waits,
-      s.synchronizations, s.out_of_memory_retries, gpumem::to_json(a->metrics()));
+      s.event_waits, s.synchronizations, s.out_of_memory_retries, gpumem::to_json(a->metrics()));
   if (out != nullptr && capacity != 0) {
     const std::size_t n = std::min<std::size_t>(json.size(), capacity - 1);
     std::memcpy(out, json.data(), n);

@@ -46,7 +46,8 @@ StreamOrderedAllocator::StreamOrderedAllocator(HeapGovernor& governor, StreamOrd
     arena.max_cached_fraction =
         std::min(1.0, static_cast<double>(options_.release_threshold) /
                           static_cast<double>(std::max<std::uint64_t>(heap.size, 1)));
-    arena.before_unmap = [this] { synchronize_if_freed(); };
+    arena.idle_slack_fraction = options_.idle_slack_fraction;
+    arena.before_unmap = [this] { wait_for_frees(); };
     backing_ = std::make_unique<PageArenaAllocator>(governor, arena);
   } else {
     PoolOptions pool;
@@ -59,7 +60,12 @@ StreamOrderedAllocator::StreamOrderedAllocator(HeapGovernor& governor, StreamOrd
 
 StreamOrderedAllocator::~StreamOrderedAllocator() {
   try {
-    ordering_.synchronize_device();
+    wait_for_frees();
+    // What is still live may still be in use on any stream.
+    if (!live_.empty()) {
+      ordering_.synchronize_device();
+      synchronizations_.fetch_add(1, std::memory_order_relaxed);
+    }
   } catch (const std::exception& e) {
     log_message(LogLevel::Error,
                 fmt::format("stream-ordered allocator of heap '{}': synchronising before "
@@ -87,7 +93,7 @@ void* StreamOrderedAllocator::allocate(std::uint64_t bytes, StreamHandle stream)
   if (!p) {
     // What the cache holds may be enough once given back (the arena already reuses its cached
     // pages, the pool its empty blocks, but neither frees them for a request that needs more).
-    backing_->trim();
+    trim();
     p = try_place(bytes);
   }
   for (int round = 0; !p && round < kMaxCallbackRounds; ++round) {
@@ -104,10 +110,11 @@ void* StreamOrderedAllocator::allocate(std::uint64_t bytes, StreamHandle stream)
       std::lock_guard lock(mutex_);
       ++oom_retries_;
     }
-    backing_->trim();
+    trim();
     p = try_place(bytes);
   }
   if (!p) {
+    governor_.metrics().count(MetricsRecorder::Event::OutOfMemory);
     throw OutOfMemory(facts(bytes),
                       fmt::format("{} reserved, {} live, largest free range {} ({}; refused by "
                                   "the {})",
@@ -126,6 +133,7 @@ void* StreamOrderedAllocator::allocate(std::uint64_t bytes, StreamHandle stream)
     backing_->deallocate(p);
     throw;
   }
+  governor_.metrics().on_allocate(governor_.heap().index, options_.category, bytes);
   return reinterpret_cast<void*>(address);
 }
 
@@ -152,14 +160,16 @@ void StreamOrderedAllocator::deallocate(void* ptr, std::uint64_t bytes, StreamHa
     if (s.thread != 0) {
       // Only this thread can name its per-thread stream, so the event is recorded now.
       ordering_.record(s.event, s.handle);
-      ++s.generation;
+      s.freed_through = ++s.generation;
     } else {
       s.dirty = true;
+      s.freed_through = s.generation + 1;  // the next record captures this free
     }
     placement = live_.erase(address)->placement;
   }
-  // Set before the memory is back in the cache, so whoever unmaps it next synchronises first.
-  freed_since_sync_.store(true, std::memory_order_release);
+  governor_.metrics().on_free(governor_.heap().index, options_.category, bytes);
+  // Set before the memory is back in the cache, so whoever unmaps it next waits first.
+  freed_since_wait_.store(true, std::memory_order_release);
   backing_->deallocate(placement);
 }
 
@@ -211,14 +221,47 @@ void StreamOrderedAllocator::forget_stream(StreamHandle stream) {
   }
 }
 
-void StreamOrderedAllocator::synchronize_if_freed() {
-  if (!freed_since_sync_.exchange(false, std::memory_order_acq_rel)) return;
-  ordering_.synchronize_device();
-  synchronizations_.fetch_add(1, std::memory_order_relaxed);
+void StreamOrderedAllocator::wait_for_frees() {
+  const std::lock_guard one_at_a_time(wait_mutex_);
+  if (!freed_since_wait_.exchange(false, std::memory_order_acq_rel)) return;
+  struct Pending {
+    std::size_t stream;
+    EventHandle event;
+    std::uint64_t generation;
+  };
+  std::vector<Pending> pending;
+  {
+    std::lock_guard lock(mutex_);
+    for (std::size_t i = 0; i < streams_.size(); ++i) {
+      Stream& s = streams_[i];
+      if (s.waited >= s.freed_through) continue;
+      if (s.dirty) {  // never a per-thread stream: those record at the free
+        ordering_.record(s.event, s.handle);
+        ++s.generation;
+        s.dirty = false;
+      }
+      pending.push_back({.stream = i, .event = s.event, .generation = s.generation});
+    }
+  }
+  // Off the lock: a stream that records its event again meanwhile only makes the wait longer.
+  for (const Pending& p : pending) {
+    try {
+      ordering_.synchronize(p.event);
+    } catch (...) {
+      freed_since_wait_.store(true, std::memory_order_release);  // the next unmap tries again
+      throw;
+    }
+    event_waits_.fetch_add(1, std::memory_order_relaxed);
+  }
+  const std::lock_guard lock(mutex_);
+  for (const Pending& p : pending) {
+    Stream& s = streams_[p.stream];
+    s.waited = std::max(s.waited, p.generation);
+  }
 }
 
 void StreamOrderedAllocator::trim() {
-  synchronize_if_freed();
+  wait_for_frees();
   backing_->trim();
 }
 
@@ -242,6 +285,7 @@ MemoryFacts StreamOrderedAllocator::facts(std::uint64_t bytes) const {
 
 StreamAllocatorStats StreamOrderedAllocator::stats() const {
   StreamAllocatorStats s{.heap = backing_->stats(),
+                         .event_waits = event_waits_.load(std::memory_order_relaxed),
                          .synchronizations = synchronizations_.load(std::memory_order_relaxed)};
   std::lock_guard lock(mutex_);
   s.streams = static_cast<std::uint64_t>(

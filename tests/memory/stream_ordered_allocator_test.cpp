@@ -6,6 +6,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <future>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -46,6 +50,11 @@ class FakeOrdering final : public StreamOrdering {
     std::lock_guard lock(mutex_);
     log_.push_back("s" + std::to_string(stream) + " waits e" + std::to_string(event));
   }
+  void synchronize(EventHandle event) override {
+    if (during_event_wait) during_event_wait();
+    std::lock_guard lock(mutex_);
+    log_.push_back("cpu waits e" + std::to_string(event));
+  }
   void synchronize_device() override {
     std::lock_guard lock(mutex_);
     ++syncs_;
@@ -59,6 +68,9 @@ class FakeOrdering final : public StreamOrdering {
     std::lock_guard lock(mutex_);
     return syncs_;
   }
+
+  // Runs inside synchronize(event), before it returns: a test holds a CPU wait open here.
+  std::function<void()> during_event_wait;
 
  private:
   std::mutex mutex_;
@@ -133,6 +145,12 @@ TEST(StreamOrderedAllocator, PerThreadStreamsRecordAtTheFreeOnTheirOwnThread) {
   EXPECT_THAT(f.ordering.take_log(), ElementsAre("s2 waits e1"));
   a.deallocate(q, 1 * kMiB, kPerThread);
   EXPECT_EQ(a.stats().streams, 2U);
+  static_cast<void>(f.ordering.take_log());
+  // Before pages go back, the CPU waits on the events recorded at the frees: none is recorded
+  // now (the other thread's stream cannot be named from here).
+  a.trim();
+  EXPECT_THAT(f.ordering.take_log(), ElementsAre("cpu waits e1", "cpu waits e2"));
+  EXPECT_EQ(a.stats().heap.reserved_bytes, 0U);
 }
 
 TEST(StreamOrderedAllocator, ForgottenStreamsAreOrderedOnceMore) {
@@ -148,20 +166,106 @@ TEST(StreamOrderedAllocator, ForgottenStreamsAreOrderedOnceMore) {
   a.deallocate(q, 1 * kMiB, 1);
 }
 
-TEST(StreamOrderedAllocator, SynchronisesBeforeFreedPagesGoBackAndOnlyThen) {
+TEST(StreamOrderedAllocator, WaitsOnTheFreeingStreamsBeforePagesGoBackNeverOnTheDevice) {
   Fixture f;
   StreamOrderedAllocator a(f.governor, f.ordering);
-  void* p = a.allocate(8 * kMiB, 0);
-  EXPECT_EQ(a.stats().heap.reserved_bytes, 8 * kMiB);
-  a.deallocate(p, 8 * kMiB, 0);
-  EXPECT_EQ(f.ordering.syncs(), 0);  // cached, nothing unmapped
+  void* p = a.allocate(8 * kMiB, 1);
+  void* q = a.allocate(4 * kMiB, 3);
+  void* r = a.allocate(2 * kMiB, 5);  // stream 5 frees nothing: nobody waits for it
+  EXPECT_EQ(a.stats().heap.reserved_bytes, 14 * kMiB);
+  a.deallocate(p, 8 * kMiB, 1);
+  a.deallocate(q, 4 * kMiB, 3);
+  EXPECT_THAT(f.ordering.take_log(), IsEmpty());  // cached, nothing unmapped
   a.trim();
-  EXPECT_EQ(f.ordering.syncs(), 1);
+  EXPECT_THAT(f.ordering.take_log(),
+              ElementsAre("record e1 on s1", "record e2 on s3", "cpu waits e1", "cpu waits e2"));
+  EXPECT_EQ(f.ordering.syncs(), 0);
+  EXPECT_EQ(a.stats().heap.reserved_bytes, 2 * kMiB);
+  a.trim();  // nothing freed since
+  EXPECT_THAT(f.ordering.take_log(), IsEmpty());
+  // A later free on stream 3 is waited for alone; stream 1's frees are known complete.
+  void* s = a.allocate(4 * kMiB, 3);
+  a.deallocate(s, 4 * kMiB, 3);
+  static_cast<void>(f.ordering.take_log());
+  a.trim();
+  EXPECT_THAT(f.ordering.take_log(), ElementsAre("record e2 on s3", "cpu waits e2"));
+  a.deallocate(r, 2 * kMiB, 5);
+  a.trim();
   EXPECT_EQ(a.stats().heap.reserved_bytes, 0U);
   EXPECT_EQ(f.governor.budget().own_usage(), 0U);
-  a.trim();  // nothing freed since
-  EXPECT_EQ(f.ordering.syncs(), 1);
-  EXPECT_EQ(a.stats().synchronizations, 1U);
+  EXPECT_EQ(a.stats().event_waits, 4U);
+  EXPECT_EQ(a.stats().synchronizations, 0U);
+  EXPECT_EQ(f.ordering.syncs(), 0);
+}
+
+TEST(StreamOrderedAllocator, NothingIsUnmappedWhileAnotherThreadStillWaitsForTheFrees) {
+  Fixture f;
+  StreamOrderedAllocator a(f.governor, f.ordering);
+  void* p = a.allocate(8 * kMiB, 1);
+  a.deallocate(p, 8 * kMiB, 1);
+  std::promise<void> waiting;
+  std::promise<void> complete;
+  std::shared_future<void> completed = complete.get_future().share();
+  std::atomic<int> waits{0};
+  f.ordering.during_event_wait = [&] {
+    if (waits++ != 0) return;
+    waiting.set_value();
+    completed.wait();  // the GPU work before the free is still running
+  };
+  std::thread first([&] { a.trim(); });
+  waiting.get_future().wait();
+  std::thread second([&] { a.trim(); });  // finds no free left to wait for: it must still wait
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(a.stats().heap.reserved_bytes, 8 * kMiB);  // not unmapped under the running work
+  complete.set_value();
+  first.join();
+  second.join();
+  EXPECT_EQ(a.stats().heap.reserved_bytes, 0U);
+  EXPECT_EQ(a.stats().event_waits, 1U);
+}
+
+// A churn whose requests often land beyond the ranges freed before them: an arena that moves
+// cached pages under them unmaps (and waits) again and again. Returns the arena's counters.
+ArenaPageCounters churn(StreamOrderedAllocator& a) {
+  std::vector<std::pair<void*, std::uint64_t>> live;
+  for (std::uint64_t i = 0; i < 400; ++i) {
+    const std::uint64_t bytes = (1 + (i * 7919) % 13) * kMiB / 2;
+    live.emplace_back(a.allocate(bytes, 1), bytes);
+    if (live.size() > 6) {
+      const std::size_t victim = (i * 31) % live.size();
+      a.deallocate(live[victim].first, live[victim].second, 1);
+      live.erase(live.begin() + static_cast<std::ptrdiff_t>(victim));
+    }
+  }
+  for (const auto& [p, bytes] : live) a.deallocate(p, bytes, 1);
+  const auto& arena = dynamic_cast<const PageArenaAllocator&>(a.backing());
+  EXPECT_EQ(arena.validate(), "");
+  return arena.page_counters();
+}
+
+TEST(StreamOrderedAllocator, UnderTheThresholdPagesAreNeitherMovedNorReleased) {
+  Fixture f;
+  StreamOrderedAllocator a(f.governor, f.ordering);
+  const ArenaPageCounters pages = churn(a);
+  EXPECT_EQ(pages.stolen, 0U);
+  EXPECT_EQ(pages.released, 0U);
+  EXPECT_EQ(a.stats().event_waits, 0U);
+  EXPECT_THAT(f.ordering.take_log(), IsEmpty());
+  EXPECT_EQ(f.ordering.syncs(), 0);
+}
+
+TEST(StreamOrderedAllocator, WithoutIdleSlackPagesMoveAfterWaitsOnTheFreeingStream) {
+  Fixture f;
+  StreamOrderedAllocator a(f.governor, f.ordering, {.idle_slack_fraction = 0.0});
+  const ArenaPageCounters pages = churn(a);
+  EXPECT_GT(pages.stolen, 0U);
+  EXPECT_EQ(pages.released, 0U);
+  const std::uint64_t waits = a.stats().event_waits;
+  EXPECT_GT(waits, 0U);
+  EXPECT_LE(waits, pages.stolen);  // one per batch of pages taken at most
+  EXPECT_EQ(f.ordering.syncs(), 0);
+  EXPECT_THROW(StreamOrderedAllocator(f.governor, f.ordering, {.idle_slack_fraction = 1.5}),
+               InvalidArgument);
 }
 
 TEST(StreamOrderedAllocator, ReleaseThresholdBoundsTheCache) {
@@ -170,12 +274,38 @@ TEST(StreamOrderedAllocator, ReleaseThresholdBoundsTheCache) {
   void* p = keep_none.allocate(8 * kMiB, 0);
   keep_none.deallocate(p, 8 * kMiB, 0);
   EXPECT_EQ(keep_none.stats().heap.reserved_bytes, 0U);
-  EXPECT_EQ(f.ordering.syncs(), 1);
+  EXPECT_THAT(f.ordering.take_log(), ElementsAre("record e1 on s0", "cpu waits e1"));
+  EXPECT_EQ(f.ordering.syncs(), 0);
 
   StreamOrderedAllocator keep_all(f.governor, f.ordering);
   p = keep_all.allocate(8 * kMiB, 0);
   keep_all.deallocate(p, 8 * kMiB, 0);
   EXPECT_EQ(keep_all.stats().heap.cached_bytes, 8 * kMiB);
+}
+
+TEST(StreamOrderedAllocator, CountsAllocationsInTheGovernorsMetrics) {
+  Fixture f;
+  StreamOrderedAllocator a(f.governor, f.ordering, {.category = Category::Other});
+  void* p = a.allocate(3 * kMiB, 1);
+  void* q = a.allocate(1 * kMiB, 1);
+  a.deallocate(p, 3 * kMiB, 1);
+  void* r = a.allocate(100, 1);
+  const MetricsSnapshot m = f.metrics.snapshot();
+  const UsageFigures& heap = m.heaps.at(f.governor.heap().index).usage;
+  for (const UsageFigures* u :
+       {&heap, &m.category(Category::Other), &m.total, &m.kind(f.governor.heap().kind)}) {
+    EXPECT_EQ(u->live_count, 2U);
+    EXPECT_EQ(u->live_bytes, 1 * kMiB + 100);
+    EXPECT_EQ(u->peak_bytes, 4 * kMiB);
+  }
+  EXPECT_EQ(heap.allocated_count, 3U);
+  EXPECT_EQ(heap.allocated_bytes, 4 * kMiB + 100);
+  EXPECT_EQ(heap.freed_count, 1U);
+  EXPECT_EQ(heap.freed_bytes, 3 * kMiB);
+  EXPECT_EQ(m.category(Category::Buffer).allocated_count, 0U);
+  a.deallocate(q, 1 * kMiB, 1);
+  a.deallocate(r, 100, 1);
+  EXPECT_EQ(f.metrics.snapshot().total.live_bytes, 0U);
 }
 
 TEST(StreamOrderedAllocator, OutOfMemoryNamesTheFactsAndEverythingComesBack) {
@@ -195,6 +325,7 @@ TEST(StreamOrderedAllocator, OutOfMemoryNamesTheFactsAndEverythingComesBack) {
     EXPECT_THAT(e.what(), HasSubstr("64.0 MiB reserved"));
   }
   EXPECT_EQ(held.size(), 16U);
+  EXPECT_EQ(f.metrics.snapshot().events.out_of_memory, 1U);
   for (void* p : held) a.deallocate(p, 4 * kMiB, 0);
   a.trim();
   EXPECT_EQ(a.stats().heap.reserved_bytes, 0U);

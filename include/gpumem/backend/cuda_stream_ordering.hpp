@@ -26,6 +26,7 @@ class CudaStreamOrdering final : public StreamOrdering {
   void destroy_event(EventHandle event) noexcept override;
   void record(EventHandle event, StreamHandle stream) override;
   void wait(StreamHandle stream, EventHandle event) override;
+  void synchronize(EventHandle event) override;
   void synchronize_device() override;
 
  private:

@@ -33,6 +33,8 @@ class StreamOrdering {
   virtual void record(EventHandle event, StreamHandle stream) = 0;
   // Work submitted to `stream` from now on starts after the work `event` captured.
   virtual void wait(StreamHandle stream, EventHandle event) = 0;
+  // Returns once the work `event` last captured has completed (the CPU waits; the device runs on).
+  virtual void synchronize(EventHandle event) = 0;
   // Returns once every stream of the device is idle.
   virtual void synchronize_device() = 0;
 };

@@ -35,6 +35,9 @@ class HeapGovernor final : public BlockSource {
   bool fits_soft_limit(std::uint64_t bytes) const noexcept override;
 
   const HeapBudget& budget() const noexcept { return budget_; }
+  // The recorder this heap's footprint goes to; allocators over the governor record their
+  // allocations and frees there too, so one snapshot has both.
+  MetricsRecorder& metrics() const noexcept { return metrics_; }
   PressureLevel pressure() const noexcept { return pressure_.level(); }
 
   // Adds this heap's budget, driver and pressure facts to its figures in a metrics snapshot

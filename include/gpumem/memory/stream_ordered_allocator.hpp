@@ -12,15 +12,27 @@
 // ever blocks the CPU, and a free on A costs nothing). The dependency is coarse (B waits on all of
 // A's work up to its last free, whichever block B gets), as cudaMallocAsync's own "internal
 // dependencies" are; with one stream there is none. Per-thread default streams record their
-// event at the free, on the thread that owns them. Before a page or block that held freed memory
-// goes back to the driver (or is remapped elsewhere in the arena), the device is synchronised:
-// unmapping does not wait for work in flight. Call forget_stream() before destroying a stream
-// that freed memory here.
+// event at the free, on the thread that owns them. Call forget_stream() before destroying a
+// stream that freed memory here.
 //
-// Out of memory: the cache is released (after synchronising) and the request retried; then the
+// Giving memory back (cudaMallocAsync's rules): memory stays mapped where it is while the cache
+// is under the release threshold: the arena makes new pages rather than move cached ones (by
+// default up to an idle cache as large as the peak live bytes, its safety bound; see
+// idle_slack_fraction), and frees never call the driver. Memory goes back only on trim(), when a
+// request would otherwise fail, past the release threshold, or over the heap's soft limit.
+// Unmapping does not wait for work in flight, so before it the CPU waits on the events of the
+// streams that freed memory since the last such wait (recorded on them now if need be, or at the
+// free for per-thread streams): only those streams, up to their frees, never the whole device. The
+// arena's hook does not name the pages it unmaps, so the wait covers every freeing stream's frees,
+// not only those of the pages.
+//
+// Out of memory: the cache is released (after those waits) and the request retried; then the
 // out-of-memory callbacks run and, while one returns true, the request is retried; then
 // OutOfMemory is thrown with the heap, requested bytes, reserved and live bytes, the largest free
 // range and the pressure.
+//
+// Metrics: every allocation and free is counted (relaxed atomics) in the governor's
+// MetricsRecorder under the heap and StreamAllocatorOptions::category: counts, live bytes, peaks.
 //
 //   gpumem::StreamOrderedAllocator allocator(governor, ordering, {.release_threshold = 8 * kGiB});
 //   void* p = allocator.allocate(1 * gpumem::kMiB, stream);
@@ -29,7 +41,8 @@
 //
 // Thread safety: every method may be called from several threads at once. One mutex covers the
 // pointer table and the stream table; event records and stream waits (asynchronous calls) are
-// made under it, device synchronisation never is.
+// made under it, waits of the CPU (events, the device) never are; a second mutex lets one thread
+// at a time wait for the frees before unmapping.
 #pragma once
 
 #include <atomic>
@@ -43,7 +56,9 @@
 
 #include "gpumem/alloc/address_table.hpp"
 #include "gpumem/backend/stream_ordering.hpp"
+#include "gpumem/core/category.hpp"
 #include "gpumem/core/error.hpp"
+#include "gpumem/core/metrics.hpp"
 #include "gpumem/memory/heap_allocator.hpp"
 #include "gpumem/memory/heap_governor.hpp"
 
@@ -61,13 +76,23 @@ struct StreamAllocatorOptions {
   std::uint64_t release_threshold = std::numeric_limits<std::uint64_t>::max();
   // Alignment of every allocation (a power of two, at most the arena's page size).
   std::uint64_t alignment = 256;
+  // Arena only: idle pages kept where they are, as a fraction of the peak live bytes (0 to 1;
+  // ArenaOptions::idle_slack_fraction). Below it a request over unmapped addresses makes new
+  // pages; above it, it moves cached pages, each move an unmap after waiting on the freeing
+  // streams. 1 (the most) moves almost never, as cudaMallocAsync never does, for a higher peak
+  // reserved; docs/PERFORMANCE.md has the measured trade-off.
+  double idle_slack_fraction = 1.0;
+  // What the allocations are counted as in the metrics.
+  Category category = Category::Buffer;
 };
 
 struct StreamAllocatorStats {
   HeapAllocatorStats heap;             // the arena's or pool's figures
   std::uint64_t streams = 0;           // streams seen (until forgotten)
   std::uint64_t stream_waits = 0;      // cross-stream waits made on allocations
-  std::uint64_t synchronizations = 0;  // device synchronisations before memory went back
+  std::uint64_t event_waits = 0;       // CPU waits on a freeing stream's event before unmapping
+  std::uint64_t synchronizations = 0;  // device synchronisations (only at destruction with
+                                       // allocations still live)
   std::uint64_t out_of_memory_retries = 0;
 };
 
@@ -81,7 +106,8 @@ class StreamOrderedAllocator {
   // where the device has no virtual memory management, InvalidArgument for bad options.
   StreamOrderedAllocator(HeapGovernor& governor, StreamOrdering& ordering,
                          StreamAllocatorOptions options = {});
-  // Synchronises the device, then gives everything back (allocations still live are logged).
+  // Waits for the frees (and, with allocations still live, for the device), then gives
+  // everything back (allocations still live are logged).
   ~StreamOrderedAllocator();
   StreamOrderedAllocator(const StreamOrderedAllocator&) = delete;
   StreamOrderedAllocator& operator=(const StreamOrderedAllocator&) = delete;
@@ -93,7 +119,7 @@ class StreamOrderedAllocator {
   // not live here or a size that does not match (nothing is freed then).
   void deallocate(void* ptr, std::uint64_t bytes, StreamHandle stream);
 
-  // Synchronises the device and gives all cached memory back.
+  // Waits for the streams that freed memory, then gives all cached memory back.
   void trim();
   // Before destroying a stream: orders its frees (an event other streams will wait on) and drops
   // it from the table.
@@ -115,6 +141,8 @@ class StreamOrderedAllocator {
     EventHandle event = 0;
     bool dirty = false;               // frees since the event was last recorded
     std::uint64_t generation = 0;     // records of the event
+    std::uint64_t freed_through = 0;  // the record (generation) that captures the last free
+    std::uint64_t waited = 0;         // the last record the CPU saw complete
     std::vector<std::uint64_t> seen;  // per other stream: the generation waited on
   };
 
@@ -123,15 +151,21 @@ class StreamOrderedAllocator {
   // With mutex_ held: makes `stream` wait for frees on the other streams.
   void order_after_frees(std::size_t stream);
   Placement try_place(std::uint64_t bytes);
-  void synchronize_if_freed();
+  // Without mutex_: returns once the work before every free so far has completed, waiting on
+  // the freeing streams' events (recording them first where frees are not yet captured).
+  void wait_for_frees();
   MemoryFacts facts(std::uint64_t bytes) const;
 
   HeapGovernor& governor_;
   StreamOrdering& ordering_;
   const StreamAllocatorOptions options_;
   std::unique_ptr<HeapAllocator> backing_;
-  // Set by every free; cleared by the synchronisation that makes freed memory safe to unmap.
-  std::atomic<bool> freed_since_sync_{false};
+  // One wait_for_frees at a time: a second caller must not find the flag cleared and unmap
+  // while the first still waits. Taken under the arena's lock (its hook), never the other way.
+  std::mutex wait_mutex_;
+  // Set by every free; cleared by the wait that makes freed memory safe to unmap.
+  std::atomic<bool> freed_since_wait_{false};
+  std::atomic<std::uint64_t> event_waits_{0};
   std::atomic<std::uint64_t> synchronizations_{0};
 
   mutable std::mutex mutex_;

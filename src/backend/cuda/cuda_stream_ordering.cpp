@@ -52,6 +52,11 @@ void CudaStreamOrdering::wait(StreamHandle stream, EventHandle event) {
                      fmt::format("cudaStreamWaitEvent(stream {:#x})", stream));
 }
 
+void CudaStreamOrdering::synchronize(EventHandle event) {
+  detail::check_cuda(cudaEventSynchronize(as_event(event)), fmt::format("cuda device {}", ordinal_),
+                     "cudaEventSynchronize");
+}
+
 void CudaStreamOrdering::synchronize_device() {
   const detail::ScopedDevice device(ordinal_, {});
   detail::check_cuda(cudaDeviceSynchronize(), fmt::format("cuda device {}", ordinal_),
