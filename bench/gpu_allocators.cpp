@@ -1,10 +1,10 @@
 // GPU allocators side by side on one device: churn200k and the recorded traces replayed with
-// gpumem's stream-ordered allocator (arena on CUDA virtual memory, and its cudaMalloc pool
-// fallback), cudaMalloc/cudaFree, and cudaMallocAsync/cudaFreeAsync on the device's default pool
-// with its release threshold at maximum. Each replay starts from an empty pool; all on the legacy
-// default stream, as the traces were recorded. Prints one JSON line per replay, then a table of
-// ns/op (wall time of the replay's events over their count; the median of --repeat runs) and
-// peak reserved / peak live.
+// gpumem's stream-ordered allocator (arena on CUDA virtual memory with two idle-slack settings,
+// and its cudaMalloc pool fallback), cudaMalloc/cudaFree, and cudaMallocAsync/cudaFreeAsync on the
+// device's default pool with its release threshold at maximum. Each replay starts from an empty
+// pool; all on the legacy default stream, as the traces were recorded. Prints one JSON line per
+// replay, then a table of ns/op (wall time of the replay's events over their count; the median of
+// --repeat runs) and peak reserved / peak live.
 //
 // PyTorch's caching allocator (c10 raw_alloc/raw_delete) joins them with --torch-caching LIB:
 // its calls are inline in PyTorch's headers, so they live in bench/torch_caching_replay.cpp,
@@ -26,6 +26,7 @@
 #include <functional>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gpumem/core/allocation_trace.hpp"
@@ -104,13 +105,13 @@ Result replay(const gpumem::ReplayPlan& plan, Allocator& a, std::uint64_t limit)
   return r;
 }
 
-Allocator gpumem_allocator(bool virtual_memory, std::unique_ptr<gpumem::CudaStreamAllocator>& g) {
+Allocator gpumem_allocator(std::string name, const gpumem::CudaAllocatorOptions& options,
+                           std::unique_ptr<gpumem::CudaStreamAllocator>& g) {
   Allocator a;
-  a.name = virtual_memory ? "gpumem" : "gpumem-pool";
-  a.reset = [&g, virtual_memory] {
+  a.name = std::move(name);
+  a.reset = [&g, options] {
     g.reset();
-    g = std::make_unique<gpumem::CudaStreamAllocator>(
-        gpumem::CudaAllocatorOptions{.virtual_memory = virtual_memory});
+    g = std::make_unique<gpumem::CudaStreamAllocator>(options);
   };
   a.allocate = [&g](std::uint64_t b) { return g->allocate(b, nullptr); };
   a.deallocate = [&g](void* p, std::uint64_t b) { g->deallocate(p, b, nullptr); };
@@ -315,8 +316,15 @@ int run(int argc, char** argv) {
   }
 
   std::unique_ptr<gpumem::CudaStreamAllocator> g;
-  std::vector<Allocator> allocators = {gpumem_allocator(true, g), gpumem_allocator(false, g),
-                                       cuda_malloc_async_allocator(pool), cuda_malloc_allocator()};
+  // The arena with its default idle slack (cached pages stay put, as cudaMallocAsync's do), with
+  // a slack of 1 % of the peak live bytes (pages move to keep the footprint near live), and the
+  // pool over cudaMalloc.
+  gpumem::CudaAllocatorOptions footprint;
+  footprint.stream.idle_slack_fraction = 0.01;
+  std::vector<Allocator> allocators = {
+      gpumem_allocator("gpumem", {}, g), gpumem_allocator("gpumem-slack1%", footprint, g),
+      gpumem_allocator("gpumem-pool", {.virtual_memory = false}, g),
+      cuda_malloc_async_allocator(pool), cuda_malloc_allocator()};
   if (!torch_caching.empty()) allocators.push_back(torch_caching_allocator(torch_caching));
   std::vector<Result> results;
   for (const gpumem::ReplayPlan& plan : plans) {
