@@ -165,6 +165,7 @@ Placement PageArenaAllocator::allocate(std::uint64_t size, std::uint64_t alignme
   // pages rarely change hands (each move costs an unmap and a map, ~50 us per page on CUDA).
   const auto try_place = [&](Region& r) -> std::optional<TlsfAllocation> {
     if (cached_pages_ == 0) return r.tlsf.try_allocate(rounded, align);
+    // Captured through one pointer, so the std::function holds it without a heap allocation.
     const struct {
       const PageArenaAllocator* arena;
       std::uint64_t base;
