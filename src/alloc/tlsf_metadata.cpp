@@ -82,6 +82,12 @@ std::uint64_t TlsfMetadata::guaranteed_fit_size(std::uint64_t size, std::uint64_
 std::optional<TlsfAllocation> TlsfMetadata::try_allocate(std::uint64_t size,
                                                          std::uint64_t alignment,
                                                          std::uint64_t user_data) {
+  return try_allocate_preferring(size, alignment, {}, user_data);
+}
+
+std::optional<TlsfAllocation> TlsfMetadata::try_allocate_preferring(
+    std::uint64_t size, std::uint64_t alignment,
+    const std::function<bool(std::uint64_t offset)>& prefer, std::uint64_t user_data) {
   if (size == 0) throw InvalidArgument("TlsfMetadata::try_allocate: size 0 is not allocatable");
   if (!is_power_of_two(alignment)) {
     throw InvalidArgument(
@@ -115,6 +121,13 @@ std::optional<TlsfAllocation> TlsfMetadata::try_allocate(std::uint64_t size,
   //    alignment, those between. Bounded by kMaxFitProbes.
   if (chosen == kNil) chosen = probe(size, alignment, list_of(size), probe_end);
   if (chosen == kNil) return std::nullopt;
+  // 4. A caller's preference: the smallest fitting range (of the first kMaxFitProbes) where it
+  //    likes the allocation's offset, when it does not like the good fit's.
+  if (prefer && !prefer(nodes_[chosen].offset + padding_for(nodes_[chosen].offset, alignment))) {
+    if (const std::uint32_t liked = probe_preferred(size, alignment, prefer); liked != kNil) {
+      chosen = liked;
+    }
+  }
 
   remove_free(chosen);
   const std::uint64_t pad = padding_for(nodes_[chosen].offset, alignment);
@@ -295,6 +308,22 @@ std::uint32_t TlsfMetadata::probe(std::uint64_t size, std::uint64_t alignment,
       const Node& n = nodes_[i];
       const std::uint64_t pad = padding_for(n.offset, alignment);
       if (pad < n.size && size <= n.size - pad) return i;
+      if (++probes == kMaxFitProbes) return kNil;
+    }
+  }
+  return kNil;
+}
+
+std::uint32_t TlsfMetadata::probe_preferred(
+    std::uint64_t size, std::uint64_t alignment,
+    const std::function<bool(std::uint64_t offset)>& prefer) const {
+  std::uint32_t probes = 0;
+  for (std::uint32_t list = first_nonempty_list(list_of(size)); list < list_count_;
+       list = first_nonempty_list(list + 1)) {
+    for (std::uint32_t i = heads_[list]; i != kNil; i = nodes_[i].next_free) {
+      const Node& n = nodes_[i];
+      const std::uint64_t pad = padding_for(n.offset, alignment);
+      if (pad < n.size && size <= n.size - pad && prefer(n.offset + pad)) return i;
       if (++probes == kMaxFitProbes) return kNil;
     }
   }

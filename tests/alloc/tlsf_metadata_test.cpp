@@ -447,6 +447,37 @@ TEST(TlsfMetadata, UserDataAndIteration) {
   EXPECT_EQ(seen, (std::vector<std::uint64_t>{42, 8}));
 }
 
+TEST(TlsfMetadata, PreferenceTakesTheSmallestAcceptedRangeOverTheGoodFit) {
+  TlsfMetadata t(1024);
+  // Free ranges of 64 at 0, 128 at 128 and the tail from 384; 64-byte separators in between.
+  const auto a = t.try_allocate(64);
+  const auto x = t.try_allocate(64);
+  const auto b = t.try_allocate(128);
+  const auto y = t.try_allocate(128);
+  ASSERT_TRUE(a && x && b && y);
+  t.free(*a);
+  t.free(*b);
+  // The good fit for 64 is the range at 0; a caller that turns it down gets the one at 128.
+  const auto liked = t.try_allocate_preferring(64, 1, [](std::uint64_t off) { return off != 0; });
+  ASSERT_TRUE(liked);
+  EXPECT_EQ(liked->offset(), 128u);
+  t.free(*liked);
+  // A caller who accepts nothing gets the good fit; an empty preference accepts everything.
+  const auto fallback = t.try_allocate_preferring(64, 1, [](std::uint64_t) { return false; });
+  ASSERT_TRUE(fallback);
+  EXPECT_EQ(fallback->offset(), 0u);
+  t.free(*fallback);
+  const auto plain = t.try_allocate_preferring(64, 1, {});
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->offset(), 0u);
+  // The preference never takes a range too small, nor breaks alignment.
+  const auto aligned =
+      t.try_allocate_preferring(64, 256, [](std::uint64_t off) { return off != 512; });
+  ASSERT_TRUE(aligned);
+  EXPECT_EQ(aligned->offset() % 256, 0u);
+  EXPECT_EQ(t.validate(), "");
+}
+
 TEST(TlsfMetadata, NodeStorageStopsGrowingInSteadyState) {
   // At most 2 * live + 1 ranges exist at once (no two free ranges touch), and nodes are recycled,
   // so churn at a fixed live count never grows the node array past that.

@@ -29,6 +29,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -93,6 +94,14 @@ class TlsfMetadata {
   // alignment that is not a power of two.
   std::optional<TlsfAllocation> try_allocate(std::uint64_t size, std::uint64_t alignment = 1,
                                              std::uint64_t user_data = 0);
+  // As try_allocate, but when `prefer` (called with the offset an allocation would get) turns
+  // down the good fit, takes the smallest fitting free range it accepts among the first
+  // kMaxFitProbes from the request's size class up; the good fit when it accepts none. Lets a
+  // caller steer requests to ranges it likes better, e.g. the arena to addresses already backed
+  // by memory. An empty `prefer` accepts everything.
+  std::optional<TlsfAllocation> try_allocate_preferring(
+      std::uint64_t size, std::uint64_t alignment,
+      const std::function<bool(std::uint64_t offset)>& prefer, std::uint64_t user_data = 0);
   // Throws InvalidHandle for a handle that is not live in this instance.
   void free(const TlsfAllocation& allocation);
   // Frees every allocation; handles given out before become stale.
@@ -163,6 +172,8 @@ class TlsfMetadata {
   std::uint32_t first_nonempty_list(std::uint32_t list) const;
   std::uint32_t probe(std::uint64_t size, std::uint64_t alignment, std::uint32_t first_list,
                       std::uint32_t end_list) const;
+  std::uint32_t probe_preferred(std::uint64_t size, std::uint64_t alignment,
+                                const std::function<bool(std::uint64_t offset)>& prefer) const;
   std::uint32_t split_off(std::uint32_t index, std::uint64_t keep);
   std::uint32_t live_node(const TlsfAllocation& allocation, const char* operation) const;
   [[noreturn]] void throw_invalid_handle(const TlsfAllocation& allocation,

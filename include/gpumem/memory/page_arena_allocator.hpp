@@ -11,8 +11,10 @@
 //
 // Placement: TLSF good-fit, offsets and sizes in multiples of 256 B, and requests below an
 // eighth of a page kept apart from the rest, packed in their own part of the range (measured in
-// the .cpp). It needs the device's virtual memory management (CUDA VMM; the simulator models
-// it).
+// the .cpp). Mapped first: when the good fit would land on unmapped addresses, the smallest
+// free range TLSF probes with pages under all of the request is taken instead, so after a
+// warm-up most requests reuse pages in place. It needs the device's virtual memory management (CUDA
+// VMM; the simulator models it).
 //
 //   gpumem::PageArenaAllocator arena(governor);  // Unsupported where the device has no VMM
 //   gpumem::Placement p = arena.allocate(3 * gpumem::kMiB, 256, /*movable=*/true);
@@ -59,11 +61,15 @@ struct ArenaOptions {
   // many are idle; otherwise it makes new ones (a creation and a map, once), which later
   // placements then reuse in place. The trade-off: peak reserved may exceed peak live by this
   // fraction (plus the partly used pages at allocation ends), and in exchange fewer pages change
-  // hands. Measured on the sim replays of churn200k and bench/traces (page moves / peak reserved
-  // over peak live): 0 gives resnet50 417 / 1.002, llama 391 / 1.018, churn 5,291 / 1.048;
-  // 0.01 gives 245 / 1.008, 240 / 1.028, 4,073 / 1.057; 0.02 breaks 1.03 on llama (1.034).
+  // hands. Requests already go where pages stand when such a free range is near the good fit
+  // (mapped-first placement), which saves more moves than the slack did and lets it be 0.
+  // Measured on the sim replays (page maps per 1,000 events / peak reserved over peak live),
+  // mapped-first with 0: churn200k 18.9 / 1.059, llama_generate_kv 1.54 / 1.017, resnet50_train
+  // 454 / 1.002; with 0.01: 13.0 / 1.058, 1.36 / 1.021, 444 / 1.006, but 1.10 on the 20k-event
+  // churn of the tests (0.0025 and below keep it at 1.085). Good fit alone with 0.01 (before):
+  // 24.9 / 1.057, 1.76 / 1.028, 476 / 1.008.
   // The cache bound (max_cached_fraction) and the soft limit still apply on top.
-  double idle_slack_fraction = 0.01;
+  double idle_slack_fraction = 0.0;
   // Called, with the arena's lock held, before a page that held allocations is unmapped (taken
   // from under a freed allocation for another request, trimmed, or released past the cache
   // bound). A caller whose frees are stream-ordered waits here for the GPU work still touching
@@ -157,6 +163,8 @@ class PageArenaAllocator final : public HeapAllocator {
   }
   void cache_push(std::uint32_t slot) noexcept;
   void cache_unlink(std::uint32_t slot) noexcept;
+  // Whether a page is mapped under every byte of [offset, offset + size).
+  bool all_mapped(std::uint64_t offset, std::uint64_t size) const noexcept;
   // Pages [first, last] still need beyond the idle ones (pooled, or cached outside them).
   std::uint64_t pages_missing(std::uint32_t first, std::uint32_t last) const noexcept;
   // Cached pages not to take from elsewhere (ArenaOptions::idle_slack_fraction).
