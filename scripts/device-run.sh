@@ -50,7 +50,8 @@ sanitizer() {
   echo "exit ${PIPESTATUS[0]}"
 }
 python() {
-  for mode in "" --torch; do timeout 120 python3 $D/train_small.py $D/libgpumem_torch_alloc.so --steps 30 $mode 2>&1 | tail -15; done
+  # 300 steps: the first few dozen are warm-up (cuDNN autotuning, the caches filling).
+  for mode in "" --torch; do timeout 120 python3 $D/train_small.py $D/libgpumem_torch_alloc.so --steps 300 $mode 2>&1 | tail -15; done
   timeout 120 python3 examples/cupy/cupy_on_gpumem.py $D/libgpumem_torch_alloc.so; echo "cupy example exit $?"
 }
 cpu_bench() {
