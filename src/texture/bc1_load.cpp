@@ -1,6 +1,7 @@
 // bc1_load(): RGBA8 texels to float planes plus the sums the principal axis needs, in SSE2 (four
 // texels per register; every x86-64 CPU has it) or portable scalar code. All values are whole
 // numbers below 2^24, so the two give the same floats whatever order they add in.
+#include <cstddef>
 #include <cstring>
 
 #include "bc_kernels.hpp"
@@ -52,7 +53,7 @@ void load_sse2(const std::uint8_t* rgba, bool alpha_matters, Bc1Texels& t) {
   __m128 prod[6];
   for (__m128& p : prod) p = _mm_setzero_ps();
   int same = 0xFFFF, live_bits = 0;
-  for (int v = 0; v < 4; ++v) {
+  for (std::ptrdiff_t v = 0; v < 4; ++v) {
     const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rgba + 16 * v));
     same &= _mm_movemask_epi8(_mm_cmpeq_epi32(_mm_and_si128(x, rgb), first_rgb));
     const __m128i alpha = _mm_srli_epi32(x, 24);

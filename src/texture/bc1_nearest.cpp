@@ -4,6 +4,7 @@
 // and every level computes exactly the same keys. The refit sums are whole numbers below 2^24,
 // the same whatever order the levels add them in.
 #include <climits>
+#include <cstddef>
 
 #include "bc_kernels.hpp"
 #include "simd_level.hpp"
@@ -154,7 +155,7 @@ int nearest_sse2(const Bc1Texels& t, const Palette& pal, int entries, bool three
     const __m128 pg = _mm_set1_ps(pal[k][1]);
     const __m128 pb = _mm_set1_ps(pal[k][2]);
     const __m128 kf = _mm_set1_ps(static_cast<float>(k));
-    for (int v = 0; v < 4; ++v) {
+    for (std::ptrdiff_t v = 0; v < 4; ++v) {
       const __m128 dr = _mm_sub_ps(_mm_load_ps(t.c[0] + 4 * v), pr);
       const __m128 dg = _mm_sub_ps(_mm_load_ps(t.c[1] + 4 * v), pg);
       const __m128 db = _mm_sub_ps(_mm_load_ps(t.c[2] + 4 * v), pb);
@@ -165,7 +166,7 @@ int nearest_sse2(const Bc1Texels& t, const Palette& pal, int entries, bool three
   }
   const __m128i three = _mm_set1_epi32(3);
   __m128i keys[4], live[4], sum = _mm_setzero_si128();
-  for (int v = 0; v < 4; ++v) {
+  for (std::ptrdiff_t v = 0; v < 4; ++v) {
     keys[v] = _mm_cvttps_epi32(best[v]);
     live[v] = _mm_load_si128(reinterpret_cast<const __m128i*>(t.live + 4 * v));
     sum = _mm_add_epi32(sum, _mm_and_si128(_mm_srli_epi32(keys[v], 2), live[v]));
@@ -184,7 +185,7 @@ int nearest_sse2(const Bc1Texels& t, const Palette& pal, int entries, bool three
     __m128 wx[3] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
     __m128 x[3] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
     __m128 w = _mm_setzero_ps(), ww = _mm_setzero_ps(), count = _mm_setzero_ps();
-    for (int v = 0; v < 4; ++v) {
+    for (std::ptrdiff_t v = 0; v < 4; ++v) {
       const __m128i k = keys[v];
       const __m128 used = _mm_castsi128_ps(_mm_andnot_si128(_mm_cmpeq_epi32(k, excluded), live[v]));
       const __m128i wi =
@@ -220,14 +221,14 @@ void moves_sse2(const Bc1Texels& t, const int (&e)[2][3], bool three_colour, int
   const __m128 two = _mm_set1_ps(2.0F);
   __m128 other[4][4], x2[4];
   __m128i live[4];
-  for (int v = 0; v < 4; ++v) {
+  for (std::ptrdiff_t v = 0; v < 4; ++v) {
     x2[v] = _mm_mul_ps(two, _mm_load_ps(t.c[ch] + 4 * v));
     live[v] = _mm_load_si128(reinterpret_cast<const __m128i*>(t.live + 4 * v));
   }
   for (int k = 0; k < entries; ++k) {
     const __m128 pa = _mm_set1_ps(2.0F * pal[k][a]);
     const __m128 pb = _mm_set1_ps(2.0F * pal[k][b]);
-    for (int v = 0; v < 4; ++v) {
+    for (std::ptrdiff_t v = 0; v < 4; ++v) {
       const __m128 da = _mm_sub_ps(_mm_mul_ps(two, _mm_load_ps(t.c[a] + 4 * v)), pa);
       const __m128 db = _mm_sub_ps(_mm_mul_ps(two, _mm_load_ps(t.c[b] + 4 * v)), pb);
       other[k][v] = _mm_add_ps(_mm_add_ps(_mm_mul_ps(da, da), _mm_mul_ps(db, db)),
@@ -242,13 +243,13 @@ void moves_sse2(const Bc1Texels& t, const int (&e)[2][3], bool three_colour, int
     for (__m128& bv : best) bv = _mm_set1_ps(1e30F);
     for (int k = 0; k < entries; ++k) {
       const __m128 p = _mm_set1_ps(2.0F * static_cast<float>(values[k]));
-      for (int v = 0; v < 4; ++v) {
+      for (std::ptrdiff_t v = 0; v < 4; ++v) {
         const __m128 d = _mm_sub_ps(x2[v], p);
         best[v] = _mm_min_ps(best[v], _mm_add_ps(_mm_mul_ps(d, d), other[k][v]));
       }
     }
     __m128i sum = _mm_setzero_si128();
-    for (int v = 0; v < 4; ++v) {
+    for (std::ptrdiff_t v = 0; v < 4; ++v) {
       sum =
           _mm_add_epi32(sum, _mm_and_si128(_mm_srli_epi32(_mm_cvttps_epi32(best[v]), 2), live[v]));
     }
@@ -279,7 +280,7 @@ __attribute__((target("avx2,fma"))) int nearest_avx2(const Bc1Texels& t, const P
     const __m256 pg = _mm256_set1_ps(2.0F * pal[k][1]);
     const __m256 pb = _mm256_set1_ps(2.0F * pal[k][2]);
     const __m256 kf = _mm256_set1_ps(static_cast<float>(k));
-    for (int v = 0; v < 2; ++v) {
+    for (std::ptrdiff_t v = 0; v < 2; ++v) {
       const __m256 dr = _mm256_sub_ps(c2[0][v], pr);
       const __m256 dg = _mm256_sub_ps(c2[1][v], pg);
       const __m256 db = _mm256_sub_ps(c2[2][v], pb);
@@ -290,7 +291,7 @@ __attribute__((target("avx2,fma"))) int nearest_avx2(const Bc1Texels& t, const P
   }
   const __m256i three = _mm256_set1_epi32(3);
   __m256i keys[2], live[2];
-  for (int v = 0; v < 2; ++v) {
+  for (std::ptrdiff_t v = 0; v < 2; ++v) {
     keys[v] = _mm256_cvttps_epi32(best[v]);
     live[v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(t.live + 8 * v));
   }
@@ -312,7 +313,7 @@ __attribute__((target("avx2,fma"))) int nearest_avx2(const Bc1Texels& t, const P
     __m256 wx[3] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
     __m256 x[3] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
     __m256 w = _mm256_setzero_ps(), ww = _mm256_setzero_ps(), count = _mm256_setzero_ps();
-    for (int v = 0; v < 2; ++v) {
+    for (std::ptrdiff_t v = 0; v < 2; ++v) {
       const __m256i k = keys[v];
       const __m256 used =
           _mm256_castsi256_ps(_mm256_andnot_si256(_mm256_cmpeq_epi32(k, excluded), live[v]));
@@ -350,14 +351,14 @@ __attribute__((target("avx2,fma"))) void moves_avx2(const Bc1Texels& t, const in
   const __m256 two = _mm256_set1_ps(2.0F);
   __m256 other[4][2], x2[2];
   __m256i live[2];
-  for (int v = 0; v < 2; ++v) {
+  for (std::ptrdiff_t v = 0; v < 2; ++v) {
     x2[v] = _mm256_mul_ps(two, _mm256_load_ps(t.c[ch] + 8 * v));
     live[v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(t.live + 8 * v));
   }
   for (int k = 0; k < entries; ++k) {
     const __m256 pa = _mm256_set1_ps(2.0F * pal[k][a]);
     const __m256 pb = _mm256_set1_ps(2.0F * pal[k][b]);
-    for (int v = 0; v < 2; ++v) {
+    for (std::ptrdiff_t v = 0; v < 2; ++v) {
       const __m256 da = _mm256_fmsub_ps(two, _mm256_load_ps(t.c[a] + 8 * v), pa);
       const __m256 db = _mm256_fmsub_ps(two, _mm256_load_ps(t.c[b] + 8 * v), pb);
       other[k][v] =
@@ -371,7 +372,7 @@ __attribute__((target("avx2,fma"))) void moves_avx2(const Bc1Texels& t, const in
     __m256 best[2] = {_mm256_set1_ps(1e30F), _mm256_set1_ps(1e30F)};
     for (int k = 0; k < entries; ++k) {
       const __m256 p = _mm256_set1_ps(2.0F * static_cast<float>(values[k]));
-      for (int v = 0; v < 2; ++v) {
+      for (std::ptrdiff_t v = 0; v < 2; ++v) {
         const __m256 d = _mm256_sub_ps(x2[v], p);
         best[v] = _mm256_min_ps(best[v], _mm256_fmadd_ps(d, d, other[k][v]));
       }

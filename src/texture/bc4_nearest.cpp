@@ -5,6 +5,7 @@
 // A value is (7 e1 + p r + 3) / 7, the division done as * 9363 >> 16 (exact up to 7 * 255 + 3).
 #include <algorithm>
 #include <array>
+#include <cstddef>
 
 #include "bc_kernels.hpp"
 #include "simd_level.hpp"
@@ -75,7 +76,7 @@ Bc4Range load_sse2(const std::uint8_t* rgba, int channel, Values& values) {
   const __m128i shift = _mm_cvtsi32_si128(8 * channel);
   const __m128i byte = _mm_set1_epi32(0xFF);
   __m128i words[4];
-  for (int v = 0; v < 4; ++v) {
+  for (std::ptrdiff_t v = 0; v < 4; ++v) {
     const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rgba + 16 * v));
     words[v] = _mm_and_si128(_mm_srl_epi32(x, shift), byte);
   }

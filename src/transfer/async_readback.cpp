@@ -38,7 +38,7 @@ void check_options(const AsyncReadbackOptions& o) {
 AsyncReadback::AsyncReadback(Manager& manager, AsyncReadbackOptions options)
     : manager_(manager),
       device_(manager.device()),
-      options_(std::move(options)),
+      options_(options),
       heap_((check_options(options_),
              detail::transfer_heap("async readback", manager, options_.heap, HeapKind::Readback))),
       copy_(std::make_unique<detail::BlockCopier>(device_)),

@@ -13,7 +13,7 @@ namespace gpumem::detail {
 namespace {
 
 // Below this a piece costs more to hand over than to copy.
-constexpr std::size_t kMinPiece = 256 * 1024;
+constexpr std::size_t kMinPiece = std::size_t{256} * 1024;
 // How long an idle worker watches for the next piece before it sleeps: chunks of one transfer
 // follow each other within microseconds, and a futex wake-up per piece would cost as much.
 constexpr std::chrono::microseconds kSpin{50};
