@@ -68,7 +68,7 @@ void check_options(const StagingRingOptions& o) {
 StagingRing::StagingRing(Manager& manager, StagingRingOptions options)
     : manager_(manager),
       device_(manager.device()),
-      options_(std::move(options)),
+      options_(options),
       heap_((check_options(options_),
              detail::transfer_heap("staging ring", manager, options_.heap, HeapKind::Upload))),
       copy_(std::make_unique<detail::BlockCopier>(device_)),
