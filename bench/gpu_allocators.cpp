@@ -122,9 +122,9 @@ Allocator gpumem_allocator(std::string name, const gpumem::CudaAllocatorOptions&
     if (const auto* arena = dynamic_cast<const gpumem::PageArenaAllocator*>(&g->backing())) {
       const gpumem::ArenaPageCounters c = arena->page_counters();
       out += fmt::format(
-          ",\"pages_created\":{},\"pages_stolen\":{},\"pages_released\":{},"
-          "\"pages_reused\":{}",
-          c.created, c.stolen, c.released, c.reused_in_place);
+          ",\"pages_created\":{},\"pieces_created\":{},\"pages_stolen\":{},"
+          "\"pieces_moved\":{},\"pages_released\":{},\"pages_reused\":{}",
+          c.created, c.pieces_created, c.stolen, c.pieces_moved, c.released, c.reused_in_place);
     }
     return out;
   };
@@ -240,7 +240,7 @@ void print_vmm_costs(int n) {
   }
   const std::uint64_t page = vm->page_size(0);
   const std::uint64_t base = vm->reserve(0, page * static_cast<std::uint64_t>(n));
-  std::vector<gpumem::PhysicalPage> pages(static_cast<std::size_t>(n));
+  std::vector<gpumem::PhysicalMemory> pages(static_cast<std::size_t>(n));
   const auto time = [n](const std::function<void(int)>& f) {
     const auto start = Clock::now();
     for (int i = 0; i < n; ++i) f(i);
@@ -248,11 +248,10 @@ void print_vmm_costs(int n) {
   };
   const auto at = [&](int i) { return base + page * static_cast<std::uint64_t>(i); };
   const double create =
-      time([&](int i) { pages[static_cast<std::size_t>(i)] = vm->try_create_page(0); });
+      time([&](int i) { pages[static_cast<std::size_t>(i)] = vm->try_create(0, 1); });
   const double map = time([&](int i) { vm->map(0, at(i), pages[static_cast<std::size_t>(i)]); });
   const double unmap = time([&](int i) { vm->unmap(0, at(i)); });
-  const double release =
-      time([&](int i) { vm->release_page(0, pages[static_cast<std::size_t>(i)]); });
+  const double release = time([&](int i) { vm->release(0, pages[static_cast<std::size_t>(i)]); });
   const double sync = time([](int) { check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); });
   vm->unreserve(0, base, page * static_cast<std::uint64_t>(n));
   fmt::print(

@@ -47,6 +47,7 @@ const ArenaOptions& checked(const ArenaOptions& o) {
     throw InvalidArgument(
         fmt::format("ArenaOptions: max_cached_fraction {} is negative", o.max_cached_fraction));
   }
+  if (o.max_piece_pages == 0) throw InvalidArgument("ArenaOptions: max_piece_pages must be >= 1");
   if (!(o.idle_slack_fraction >= 0.0 && o.idle_slack_fraction <= 1.0)) {
     throw InvalidArgument(fmt::format("ArenaOptions: idle_slack_fraction {} is not between 0 and 1",
                                       o.idle_slack_fraction));
@@ -116,16 +117,15 @@ PageArenaAllocator::~PageArenaAllocator() {
   if (live_count_ != 0) {
     log_message(LogLevel::Warning,
                 fmt::format("page-mapped arena of heap '{}' destroyed with {} allocation(s) ({}) "
-                            "still live; their pages are released with it",
+                            "still live; their memory is released with it",
                             source_.heap().name, live_count_, format_bytes(live_bytes_)));
   }
   try {
-    for (std::uint32_t s = 0; s < slots_.size(); ++s) {
-      if (slots_[s].page == 0) continue;
-      vm_.unmap(heap_, slot_address(s));
-      vm_.release_page(heap_, {.id = slots_[s].page});
+    for (const Piece& piece : pieces_) {
+      if (!piece.memory) continue;
+      if (piece.first != kNone) vm_.unmap(heap_, slot_address(piece.first));
+      vm_.release(heap_, piece.memory);
     }
-    for (const PhysicalPage page : pool_) vm_.release_page(heap_, page);
     vm_.unreserve(heap_, reservation_base_, reservation_size_);
   } catch (const std::exception& e) {
     log_message(LogLevel::Error, fmt::format("page-mapped arena of heap '{}': the device refused "
@@ -162,9 +162,9 @@ Placement PageArenaAllocator::allocate(std::uint64_t size, std::uint64_t alignme
   Region* region = small ? &small_ : &large_;
   // Mapped first: a request goes where pages already stand under all of it when such a free
   // range is among those TLSF probes, so after a warm-up placements reuse pages in place and
-  // pages rarely change hands (each move costs an unmap and a map, ~50 us per page on CUDA).
+  // memory rarely changes hands (each move costs an unmap and a map, ~60 us per piece on CUDA).
   const auto try_place = [&](Region& r) -> std::optional<TlsfAllocation> {
-    if (cached_pages_ == 0) return r.tlsf.try_allocate(rounded, align);
+    if (held_pages_ == busy_pages_ + pooled_pages_) return r.tlsf.try_allocate(rounded, align);
     // Captured through one pointer, so the std::function holds it without a heap allocation.
     const struct {
       const PageArenaAllocator* arena;
@@ -189,11 +189,19 @@ Placement PageArenaAllocator::allocate(std::uint64_t size, std::uint64_t alignme
   const auto first = static_cast<std::uint32_t>(offset >> page_shift_);
   const auto last = static_cast<std::uint32_t>((offset + rounded - 1) >> page_shift_);
   // Growing takes the budget's and the device's time, and the budget may notify pressure
-  // subscribers who call back into us: do it without the lock, then look again, since others
-  // may have freed or taken pages meanwhile.
-  for (std::uint64_t missing; (missing = pages_missing(first, last)) != 0;) {
+  // subscribers who call back into us: do it without the lock, then plan again, since others
+  // may have freed, mapped or taken memory meanwhile.
+  CoverPlan plan;
+  for (;;) {
+    plan = plan_cover(first, last);
+    if (plan.to_create.empty()) break;
+    // Idle pieces too large for the holes go back first, so that their memory returns in
+    // pieces of the right size.
+    std::vector<PhysicalMemory> recut(plan.to_release.size());
+    recut.resize(take_pieces(plan.to_release, recut, "cutting them to size"));
     lock.unlock();
-    const GrowthRefusal refusal = grow(missing);
+    give_back(recut);
+    const GrowthRefusal refusal = grow(plan.to_create);
     lock.lock();
     if (refusal != GrowthRefusal::None) {
       region->tlsf.free(*a);
@@ -202,7 +210,7 @@ Placement PageArenaAllocator::allocate(std::uint64_t size, std::uint64_t alignme
       return {.refusal = refusal};
     }
   }
-  if (!commit_pages(first, last)) {
+  if (!commit(first, last, plan)) {
     region->tlsf.free(*a);
     return {.refusal = GrowthRefusal::Device};
   }
@@ -217,29 +225,9 @@ Placement PageArenaAllocator::allocate(std::uint64_t size, std::uint64_t alignme
 bool PageArenaAllocator::all_mapped(std::uint64_t offset, std::uint64_t size) const noexcept {
   const std::uint64_t last = (offset + size - 1) >> page_shift_;
   for (std::uint64_t s = offset >> page_shift_; s <= last; ++s) {
-    if (slots_[s].page == 0) return false;
+    if (slots_[s].piece == kNone) return false;
   }
   return true;
-}
-
-std::uint64_t PageArenaAllocator::pages_missing(std::uint32_t first,
-                                                std::uint32_t last) const noexcept {
-  std::uint64_t holes = 0;
-  std::uint64_t cached_here = 0;  // these it reuses in place; they cannot also be stolen
-  for (std::uint32_t s = first; s <= last; ++s) {
-    if (slots_[s].page == 0) {
-      ++holes;
-    } else if (slots_[s].live == 0) {
-      ++cached_here;
-    }
-  }
-  // Cached pages elsewhere are taken only beyond the slack: below it a new page is made, which
-  // costs as much as a move once and then stays where the placements keep coming back.
-  const std::uint64_t cached_elsewhere = cached_pages_ - cached_here;
-  const std::uint64_t keep = idle_pages_kept();
-  const std::uint64_t stealable = cached_elsewhere > keep ? cached_elsewhere - keep : 0;
-  const std::uint64_t idle = pool_.size() + stealable;
-  return holes > idle ? holes - idle : 0;
 }
 
 std::uint64_t PageArenaAllocator::idle_pages_kept() const noexcept {
@@ -247,137 +235,245 @@ std::uint64_t PageArenaAllocator::idle_pages_kept() const noexcept {
   return static_cast<std::uint64_t>(kept) >> page_shift_;
 }
 
-bool PageArenaAllocator::commit_pages(std::uint32_t first, std::uint32_t last) {
-  // Pages in the range come off the cache list before any page is stolen for a hole, so the
-  // oldest cached page is never one of them.
-  std::size_t holes = 0;
-  for (std::uint32_t s = first; s <= last; ++s) {
-    PageSlot& slot = slots_[s];
-    if (slot.live++ != 0) continue;
-    if (slot.page == 0) {
+PageArenaAllocator::CoverPlan PageArenaAllocator::plan_cover(std::uint32_t first,
+                                                             std::uint32_t last) const {
+  CoverPlan plan;
+  std::uint64_t holes = 0;
+  std::uint64_t here = 0;  // idle pages of pieces over [first, last]: reused in place
+  for (std::uint32_t s = first; s <= last;) {
+    const std::uint32_t p = slots_[s].piece;
+    if (p == kNone) {
       ++holes;
-    } else {
-      cache_unlink(s);
-      ++counters_.reused_in_place;
-    }
-  }
-  if (holes == 0) return true;
-  // The pages for the holes: pooled ones first, then the oldest cached ones elsewhere.
-  std::vector<PhysicalPage> pages(holes);
-  std::size_t have = 0;
-  for (; have < holes && !pool_.empty(); ++have) {
-    pages[have] = pool_.back();
-    pool_.pop_back();
-  }
-  if (have < holes) {
-    const std::size_t stolen = take_oldest_cached(std::span(pages).subspan(have), "taking");
-    counters_.stolen += stolen;
-    have += stolen;
-  }
-  // Mapped in runs of neighbouring holes, one call each.
-  std::size_t used = 0;
-  bool mapped_all = have == holes;
-  for (std::uint32_t s = first; mapped_all && s <= last;) {
-    if (slots_[s].page != 0) {
       ++s;
       continue;
     }
-    std::uint32_t end = s;
-    while (end < last && slots_[end + 1].page == 0) ++end;
-    const std::span run = std::span(pages).subspan(used, end - s + 1);
-    try {
-      vm_.map_run(heap_, slot_address(s), run);
-    } catch (const std::exception& e) {
-      // Only a driver failing (out of resources, or a backend bug) gets here.
-      log_message(
-          LogLevel::Error,
-          fmt::format("page-mapped arena of heap '{}': mapping {} page(s) at offset {} "
-                      "failed: {}",
-                      source_.heap().name, run.size(), std::uint64_t{s} << page_shift_, e.what()));
-      mapped_all = false;
-      break;
+    if (pieces_[p].busy == 0) here += pieces_[p].memory.pages;
+    s = pieces_[p].first + static_cast<std::uint32_t>(pieces_[p].memory.pages);
+  }
+  if (holes == 0) return plan;
+  // Candidates, each used once: pooled pieces, then idle pieces elsewhere (oldest first) while
+  // more than the slack stays idle, as many as there are holes and a few more to choose a fit
+  // from. Idle pieces over the request's own pages are never candidates.
+  constexpr std::size_t kFitChoices = 16;
+  std::vector<std::uint32_t> candidates(pool_.begin(), pool_.end());
+  const std::size_t pooled = candidates.size();
+  const std::uint64_t keep = idle_pages_kept();
+  std::uint64_t stealable = idle_pages_ - here > keep ? idle_pages_ - here - keep : 0;
+  for (std::uint32_t p = oldest_idle_;
+       p != kNone && stealable != 0 && candidates.size() < pooled + holes + kFitChoices;
+       p = pieces_[p].newer) {
+    const Piece& piece = pieces_[p];
+    const bool over_request = piece.first <= last && piece.first + piece.memory.pages > first;
+    if (over_request || piece.memory.pages > stealable) continue;
+    candidates.push_back(p);
+    stealable -= piece.memory.pages;
+  }
+  std::vector<bool> used(candidates.size(), false);
+  for (std::uint32_t s = first; s <= last;) {
+    if (slots_[s].piece != kNone) {
+      ++s;
+      continue;
     }
-    for (const PhysicalPage page : run) slots_[s++].page = page.id;
-    used += run.size();
+    std::uint32_t end = s;  // the run of unmapped slots in the request: [s, end]
+    while (end < last && slots_[end + 1].piece == kNone) ++end;
+    for (std::uint32_t at = s; at <= end;) {
+      const std::uint64_t need = end - at + 1;
+      // Best fit among the candidates no larger than the rest of the run (a larger one would
+      // strand memory here that requests elsewhere might need), pooled ones first.
+      std::size_t best = candidates.size();
+      for (const bool from_pool : {true, false}) {
+        const std::size_t begin = from_pool ? 0 : pooled;
+        const std::size_t stop = from_pool ? pooled : candidates.size();
+        for (std::size_t i = begin; i < stop; ++i) {
+          const std::uint64_t pages = pieces_[candidates[i]].memory.pages;
+          if (used[i] || pages > need) continue;
+          if (best == candidates.size() || pages > pieces_[candidates[best]].memory.pages) best = i;
+        }
+        if (best != candidates.size()) break;
+      }
+      if (best == candidates.size()) {
+        // New pieces for the rest of the run. Where an idle piece is too large for it, the
+        // smallest such goes back, so that the memory held does not grow while idle memory
+        // could serve: it returns in pieces of the right size.
+        for (std::uint64_t left = need; left != 0;) {
+          const std::uint64_t pages = std::min(left, options_.max_piece_pages);
+          plan.to_create.push_back(pages);
+          left -= pages;
+        }
+        std::size_t larger = candidates.size();
+        for (std::size_t i = 0; i < candidates.size(); ++i) {
+          if (used[i]) continue;
+          if (larger == candidates.size() ||
+              pieces_[candidates[i]].memory.pages < pieces_[candidates[larger]].memory.pages) {
+            larger = i;
+          }
+        }
+        if (larger != candidates.size()) {
+          used[larger] = true;
+          plan.to_release.push_back(candidates[larger]);
+        }
+        break;
+      }
+      used[best] = true;
+      const std::uint64_t pages = pieces_[candidates[best]].memory.pages;
+      plan.covers.push_back({.slot = at, .piece = candidates[best], .pages = pages});
+      at += static_cast<std::uint32_t>(pages);
+    }
+    s = end + 1;
   }
-  if (mapped_all) return true;
-  // Undo the counts: what got mapped for this allocation becomes cached, the pages in hand go
-  // to the pool.
-  pool_.insert(pool_.end(), pages.begin() + static_cast<std::ptrdiff_t>(used),
-               pages.begin() + static_cast<std::ptrdiff_t>(have));
-  for (std::uint32_t t = first; t <= last; ++t) {
-    if (--slots_[t].live == 0 && slots_[t].page != 0) cache_push(t);
-  }
-  return false;
+  return plan;
 }
 
-std::size_t PageArenaAllocator::take_oldest_cached(std::span<PhysicalPage> out,
-                                                   const char* why) noexcept {
-  if (out.empty() || cached_pages_ == 0) return 0;
-  std::vector<std::uint32_t> victims;
-  victims.reserve(std::min<std::uint64_t>(out.size(), cached_pages_));
-  for (std::uint32_t s = oldest_cached_; s != kNone && victims.size() < out.size();
-       s = slots_[s].newer) {
-    victims.push_back(s);
+bool PageArenaAllocator::commit(std::uint32_t first, std::uint32_t last, const CoverPlan& plan) {
+  std::uint64_t reused = 0;
+  for (std::uint32_t s = first; s <= last; ++s) {
+    if (slots_[s].piece != kNone && slots_[s].live == 0) ++reused;
   }
-  // Neighbours unmap in one call.
-  std::sort(victims.begin(), victims.end());
-  std::size_t taken = 0;
+  // Idle pieces elsewhere come off their slots first, neighbours in one call.
+  std::vector<std::uint32_t> moved;
+  for (const Cover& c : plan.covers) {
+    if (pieces_[c.piece].first != kNone) moved.push_back(c.piece);
+  }
+  if (!moved.empty()) {
+    std::sort(moved.begin(), moved.end(), [&](std::uint32_t a, std::uint32_t b) {
+      return pieces_[a].first < pieces_[b].first;
+    });
+    const std::size_t unmapped = unmap_idle(moved, "moving them");
+    std::uint64_t pages = 0;
+    for (std::size_t i = 0; i < unmapped; ++i) {
+      pages += pieces_[moved[i]].memory.pages;
+      // Pooled for now: a failure below leaves them there, where the next request finds them.
+      pool_.push_back(moved[i]);
+      pooled_pages_ += pieces_[moved[i]].memory.pages;
+    }
+    counters_.stolen += pages;
+    counters_.pieces_moved += unmapped;
+    if (unmapped != moved.size()) return false;
+  }
+  for (const Cover& c : plan.covers) {
+    const auto it = std::find(pool_.begin(), pool_.end(), c.piece);
+    *it = pool_.back();
+    pool_.pop_back();
+    pooled_pages_ -= c.pages;
+  }
+  // Mapped in runs of neighbouring pieces, one call each.
+  std::vector<PhysicalMemory> run;
+  for (std::size_t i = 0; i < plan.covers.size();) {
+    std::size_t j = i + 1;
+    while (j < plan.covers.size() &&
+           plan.covers[j].slot == plan.covers[j - 1].slot + plan.covers[j - 1].pages) {
+      ++j;
+    }
+    run.clear();
+    for (std::size_t k = i; k < j; ++k) run.push_back(pieces_[plan.covers[k].piece].memory);
+    try {
+      vm_.map_run(heap_, slot_address(plan.covers[i].slot), run);
+    } catch (const std::exception& e) {
+      // Only a driver failing (out of resources, or a backend bug) gets here. What this commit
+      // mapped stays mapped and idle; the rest goes back to the pool.
+      log_message(LogLevel::Error,
+                  fmt::format("page-mapped arena of heap '{}': mapping {} piece(s) at offset {} "
+                              "failed: {}",
+                              source_.heap().name, run.size(),
+                              std::uint64_t{plan.covers[i].slot} << page_shift_, e.what()));
+      for (std::size_t k = i; k < plan.covers.size(); ++k) {
+        pool_.push_back(plan.covers[k].piece);
+        pooled_pages_ += plan.covers[k].pages;
+      }
+      return false;
+    }
+    for (std::size_t k = i; k < j; ++k) {
+      const Cover& c = plan.covers[k];
+      pieces_[c.piece].first = c.slot;
+      for (std::uint64_t n = 0; n < c.pages; ++n) slots_[c.slot + n].piece = c.piece;
+      idle_push(c.piece);  // busy from the count below
+    }
+    i = j;
+  }
+  for (std::uint32_t s = first; s <= last; ++s) {
+    if (slots_[s].live++ != 0) continue;
+    ++busy_pages_;
+    Piece& piece = pieces_[slots_[s].piece];
+    if (piece.busy++ == 0) idle_unlink(slots_[s].piece);
+  }
+  counters_.reused_in_place += reused;
+  return true;
+}
+
+std::size_t PageArenaAllocator::unmap_idle(std::span<const std::uint32_t> pieces,
+                                           const char* why) noexcept {
+  std::size_t done = 0;
   try {
     if (options_.before_unmap) options_.before_unmap();
-    for (std::size_t begin = 0; begin < victims.size();) {
-      std::size_t end = begin + 1;
-      while (end < victims.size() && victims[end] == victims[end - 1] + 1) ++end;
-      const std::span run = out.subspan(taken, end - begin);
-      for (std::size_t i = 0; i < run.size(); ++i) run[i].id = slots_[victims[begin + i]].page;
-      vm_.unmap_run(heap_, slot_address(victims[begin]), run);  // first: on failure all stay
-      for (std::size_t i = begin; i < end; ++i) {
-        cache_unlink(victims[i]);
-        slots_[victims[i]].page = 0;
+    std::vector<PhysicalMemory> run;
+    while (done < pieces.size()) {
+      std::size_t end = done + 1;
+      while (end < pieces.size() &&
+             pieces_[pieces[end]].first ==
+                 pieces_[pieces[end - 1]].first + pieces_[pieces[end - 1]].memory.pages) {
+        ++end;
       }
-      taken += run.size();
-      begin = end;
+      run.clear();
+      for (std::size_t i = done; i < end; ++i) run.push_back(pieces_[pieces[i]].memory);
+      vm_.unmap_run(heap_, slot_address(pieces_[pieces[done]].first), run);  // on failure all stay
+      for (std::size_t i = done; i < end; ++i) {
+        Piece& piece = pieces_[pieces[i]];
+        idle_unlink(pieces[i]);
+        for (std::uint64_t n = 0; n < piece.memory.pages; ++n)
+          slots_[piece.first + n].piece = kNone;
+        piece.first = kNone;
+      }
+      done = end;
     }
   } catch (const std::exception& e) {
     log_message(LogLevel::Error,
-                fmt::format("page-mapped arena of heap '{}': unmapping cached pages for {} "
+                fmt::format("page-mapped arena of heap '{}': unmapping idle memory for {} "
                             "failed: {}",
                             source_.heap().name, why, e.what()));
   }
-  return taken;
+  return done;
 }
 
-GrowthRefusal PageArenaAllocator::grow(std::uint64_t count) {
-  if (!source_.reserve(count << page_shift_)) return GrowthRefusal::Budget;
-  std::array<PhysicalPage, kReleaseBatch> made{};
-  std::uint64_t left = count;
+GrowthRefusal PageArenaAllocator::grow(std::span<const std::uint64_t> sizes) {
+  std::uint64_t total = 0;
+  for (const std::uint64_t pages : sizes) total += pages;
+  if (!source_.reserve(total << page_shift_)) return GrowthRefusal::Budget;
+  std::uint64_t made_pages = 0;
   GrowthRefusal refusal = GrowthRefusal::None;
-  while (left != 0 && refusal == GrowthRefusal::None) {
-    std::size_t n = 0;
-    while (n < made.size() && n < left) {
-      try {
-        made[n] = vm_.try_create_page(heap_);
-      } catch (const std::exception& e) {
-        log_message(LogLevel::Error, fmt::format("page-mapped arena of heap '{}': creating a "
-                                                 "page failed: {}",
-                                                 source_.heap().name, e.what()));
-        made[n] = {};
-      }
-      if (!made[n]) {
-        refusal = GrowthRefusal::Device;
-        break;
-      }
-      ++n;
+  for (const std::uint64_t pages : sizes) {
+    PhysicalMemory memory;
+    try {
+      memory = vm_.try_create(heap_, pages);
+    } catch (const std::exception& e) {
+      log_message(LogLevel::Error,
+                  fmt::format("page-mapped arena of heap '{}': creating {} page(s) failed: {}",
+                              source_.heap().name, pages, e.what()));
     }
-    left -= n;
+    if (!memory) {
+      refusal = GrowthRefusal::Device;
+      break;
+    }
+    made_pages += pages;
     std::lock_guard lock(mutex_);
-    pool_.insert(pool_.end(), made.begin(), made.begin() + static_cast<std::ptrdiff_t>(n));
-    held_pages_ += n;
+    std::uint32_t index = 0;
+    if (free_piece_records_.empty()) {
+      index = static_cast<std::uint32_t>(pieces_.size());
+      pieces_.emplace_back();
+    } else {
+      index = free_piece_records_.back();
+      free_piece_records_.pop_back();
+    }
+    pieces_[index] = Piece{.memory = memory};
+    pool_.push_back(index);
+    pooled_pages_ += pages;
+    held_pages_ += pages;
+    ++held_pieces_;
     peak_held_pages_ = std::max(peak_held_pages_, held_pages_);
-    counters_.created += n;
+    counters_.created += pages;
+    ++counters_.pieces_created;
   }
-  // Pages made before the device refused stay pooled until the caller gives them back.
-  if (left != 0) source_.unreserve(left << page_shift_);
+  // Pieces made before the device refused stay pooled until the caller gives them back.
+  if (made_pages != total) source_.unreserve((total - made_pages) << page_shift_);
   return refusal;
 }
 
@@ -392,7 +488,7 @@ void PageArenaAllocator::deallocate(const Placement& placement) noexcept {
     return;
   }
   const TlsfAllocation handle = handle_of(placement);
-  bool cached_any = false;
+  bool idled_any = false;
   {
     std::lock_guard lock(mutex_);
     Region& region = region_of(placement.offset);
@@ -421,11 +517,14 @@ void PageArenaAllocator::deallocate(const Placement& placement) noexcept {
     const auto last = static_cast<std::uint32_t>((placement.offset + size - 1) >> page_shift_);
     for (std::uint32_t s = first; s <= last; ++s) {
       if (--slots_[s].live != 0) continue;
-      cache_push(s);  // stays mapped: free never calls the driver
-      cached_any = true;
+      --busy_pages_;
+      const std::uint32_t p = slots_[s].piece;
+      if (--pieces_[p].busy != 0) continue;
+      idle_push(p);  // stays mapped: free never calls the driver
+      idled_any = true;
     }
-    if (!cached_any ||
-        (pool_.size() + cached_pages_ <= max_cached_pages_ && source_.fits_soft_limit(0))) {
+    if (!idled_any ||
+        (pooled_pages_ + idle_pages_ <= max_cached_pages_ && source_.fits_soft_limit(0))) {
       return;
     }
   }
@@ -435,83 +534,123 @@ void PageArenaAllocator::deallocate(const Placement& placement) noexcept {
 void PageArenaAllocator::trim() { release_idle(Release::All); }
 
 void PageArenaAllocator::release_idle(Release what) noexcept {
-  std::array<PhysicalPage, kReleaseBatch> pages{};
+  std::array<PhysicalMemory, kReleaseBatch> pieces{};
   for (;;) {
     std::size_t n = 0;
     {
       std::lock_guard lock(mutex_);
-      n = take_idle_pages(pages, what);
+      n = take_idle_pieces(pieces, what);
     }
     if (n == 0) return;
-    give_back(std::span(pages.data(), n));
-    // Pages pooled after this first pass were made for requests still in flight.
-    if (n < pages.size() && what == Release::PoolAndExcess) what = Release::Excess;
+    give_back(std::span(pieces.data(), n));
+    // Pieces pooled after this first pass were made for requests still in flight.
+    if (n < pieces.size() && what == Release::PoolAndExcess) what = Release::Excess;
   }
 }
 
-std::size_t PageArenaAllocator::take_idle_pages(std::span<PhysicalPage> out,
-                                                Release what) noexcept {
-  std::size_t n = 0;
-  // How many more idle pages to take now. The soft limit is judged before any of these pages is
+std::size_t PageArenaAllocator::take_idle_pieces(std::span<PhysicalMemory> out,
+                                                 Release what) noexcept {
+  std::vector<std::uint32_t> chosen;
+  std::uint64_t pooled_left = pooled_pages_;
+  std::uint64_t idle_left = idle_pages_;
+  // Whether to take more idle memory now. The soft limit is judged before any of it is
   // unreserved, so while over it a call takes a whole batch; the caller comes back until the
   // heap is under it or nothing is idle.
-  const auto wanted = [&]() -> std::size_t {
-    const std::uint64_t idle = pool_.size() + cached_pages_;
-    const std::size_t room = out.size() - n;
-    if (what == Release::All || !source_.fits_soft_limit(0)) {
-      return static_cast<std::size_t>(std::min<std::uint64_t>(idle, room));
-    }
-    return idle > max_cached_pages_
-               ? static_cast<std::size_t>(std::min<std::uint64_t>(idle - max_cached_pages_, room))
-               : 0;
+  const auto wanted = [&] {
+    return what == Release::All || !source_.fits_soft_limit(0) ||
+           pooled_left + idle_left > max_cached_pages_;
   };
-  while (!pool_.empty() && n < out.size() && (what == Release::PoolAndExcess || wanted() != 0)) {
-    out[n++] = pool_.back();
+  for (auto it = pool_.rbegin(); it != pool_.rend() && chosen.size() < out.size() &&
+                                 (what == Release::PoolAndExcess || wanted());
+       ++it) {
+    chosen.push_back(*it);
+    pooled_left -= pieces_[*it].memory.pages;
+  }
+  for (std::uint32_t p = oldest_idle_; p != kNone && chosen.size() < out.size() && wanted();
+       p = pieces_[p].newer) {
+    chosen.push_back(p);
+    idle_left -= pieces_[p].memory.pages;
+  }
+  return take_pieces(chosen, out, "giving them back");
+}
+
+std::size_t PageArenaAllocator::take_pieces(std::span<const std::uint32_t> chosen,
+                                            std::span<PhysicalMemory> out,
+                                            const char* why) noexcept {
+  std::size_t n = 0;
+  std::uint64_t pages = 0;
+  const auto take = [&](std::uint32_t p) {
+    out[n++] = pieces_[p].memory;
+    pages += pieces_[p].memory.pages;
+    forget_piece(p);
+  };
+  std::vector<std::uint32_t> mapped;
+  for (const std::uint32_t p : chosen) {
+    if (pieces_[p].first != kNone) {
+      mapped.push_back(p);
+      continue;
+    }
+    const auto it = std::find(pool_.begin(), pool_.end(), p);
+    *it = pool_.back();
     pool_.pop_back();
+    pooled_pages_ -= pieces_[p].memory.pages;
+    take(p);
   }
-  if (const std::size_t more = std::min<std::uint64_t>(wanted(), cached_pages_); more != 0) {
-    n += take_oldest_cached(out.subspan(n, more), "giving them back");
+  if (!mapped.empty()) {
+    std::sort(mapped.begin(), mapped.end(), [&](std::uint32_t a, std::uint32_t b) {
+      return pieces_[a].first < pieces_[b].first;
+    });
+    const std::size_t unmapped = unmap_idle(mapped, why);
+    for (std::size_t i = 0; i < unmapped; ++i) take(mapped[i]);
   }
-  held_pages_ -= n;
-  counters_.released += n;
+  held_pages_ -= pages;
+  held_pieces_ -= n;
+  counters_.released += pages;
   return n;
 }
 
-void PageArenaAllocator::give_back(std::span<const PhysicalPage> pages) noexcept {
-  for (const PhysicalPage page : pages) {
+void PageArenaAllocator::forget_piece(std::uint32_t piece) noexcept {
+  pieces_[piece] = Piece{};
+  free_piece_records_.push_back(piece);
+}
+
+void PageArenaAllocator::give_back(std::span<const PhysicalMemory> pieces) noexcept {
+  std::uint64_t pages = 0;
+  for (const PhysicalMemory memory : pieces) {
+    pages += memory.pages;
     try {
-      vm_.release_page(heap_, page);
+      vm_.release(heap_, memory);
     } catch (const std::exception& e) {
-      // Only a backend bug gets here; keep the books as if the page went back.
+      // Only a backend bug gets here; keep the books as if the memory went back.
       log_message(LogLevel::Error,
                   fmt::format("page-mapped arena of heap '{}': the device refused to release "
-                              "page {:#x}: {}",
-                              source_.heap().name, page.id, e.what()));
+                              "memory {:#x} ({} page(s)): {}",
+                              source_.heap().name, memory.id, memory.pages, e.what()));
     }
   }
-  source_.unreserve(pages.size() << page_shift_);
+  source_.unreserve(pages << page_shift_);
 }
 
-void PageArenaAllocator::cache_push(std::uint32_t slot) noexcept {
-  PageSlot& s = slots_[slot];
-  s.older = newest_cached_;
-  s.newer = kNone;
-  if (newest_cached_ != kNone) {
-    slots_[newest_cached_].newer = slot;
+void PageArenaAllocator::idle_push(std::uint32_t piece) noexcept {
+  Piece& p = pieces_[piece];
+  p.older = newest_idle_;
+  p.newer = kNone;
+  if (newest_idle_ != kNone) {
+    pieces_[newest_idle_].newer = piece;
   } else {
-    oldest_cached_ = slot;
+    oldest_idle_ = piece;
   }
-  newest_cached_ = slot;
-  ++cached_pages_;
+  newest_idle_ = piece;
+  idle_pages_ += p.memory.pages;
 }
 
-void PageArenaAllocator::cache_unlink(std::uint32_t slot) noexcept {
-  PageSlot& s = slots_[slot];
-  (s.older != kNone ? slots_[s.older].newer : oldest_cached_) = s.newer;
-  (s.newer != kNone ? slots_[s.newer].older : newest_cached_) = s.older;
-  s.older = kNone;
-  s.newer = kNone;
-  --cached_pages_;
+void PageArenaAllocator::idle_unlink(std::uint32_t piece) noexcept {
+  Piece& p = pieces_[piece];
+  (p.older != kNone ? pieces_[p.older].newer : oldest_idle_) = p.newer;
+  (p.newer != kNone ? pieces_[p.newer].older : newest_idle_) = p.older;
+  p.older = kNone;
+  p.newer = kNone;
+  idle_pages_ -= p.memory.pages;
 }
 
 HeapAllocatorStats PageArenaAllocator::stats() const {
@@ -520,8 +659,8 @@ HeapAllocatorStats PageArenaAllocator::stats() const {
           .peak_reserved_bytes = peak_held_pages_ << page_shift_,
           .live_bytes = live_bytes_,
           .live_count = live_count_,
-          .blocks = held_pages_,
-          .cached_bytes = (cached_pages_ + pool_.size()) << page_shift_};
+          .blocks = held_pieces_,
+          .cached_bytes = (held_pages_ - busy_pages_) << page_shift_};
 }
 
 std::uint64_t PageArenaAllocator::largest_free_range() const {
@@ -558,37 +697,78 @@ std::string PageArenaAllocator::validate() const {
     return fmt::format("live {} in {} allocation(s) counted, {} in {} recounted", live_bytes_,
                        live_count_, bytes, count);
   }
-  std::uint64_t mapped = 0;
-  std::uint64_t cached = 0;
+  std::vector<std::uint32_t> busy(pieces_.size());
+  std::uint64_t busy_pages = 0;
   for (std::uint32_t s = 0; s < slots_.size(); ++s) {
     const PageSlot& slot = slots_[s];
     if (slot.live != recount[s]) {
       return fmt::format("page {} (offset {}): {} live allocation(s) counted, {} recounted", s,
                          std::uint64_t{s} << page_shift_, slot.live, recount[s]);
     }
-    if (slot.live != 0 && slot.page == 0) {
-      return fmt::format("page {} (offset {}) is under a live allocation but unmapped", s,
-                         std::uint64_t{s} << page_shift_);
+    if (slot.piece == kNone) {
+      if (slot.live != 0) {
+        return fmt::format("page {} (offset {}) is under a live allocation but unmapped", s,
+                           std::uint64_t{s} << page_shift_);
+      }
+      continue;
     }
-    if (slot.page != 0) ++mapped;
-    if (slot.page != 0 && slot.live == 0) ++cached;
+    const Piece& piece = pieces_[slot.piece];
+    if (!piece.memory || piece.first == kNone || s < piece.first ||
+        s >= piece.first + piece.memory.pages) {
+      return fmt::format("page {} names piece {}, which is not mapped over it", s, slot.piece);
+    }
+    if (slot.live != 0) {
+      ++busy[slot.piece];
+      ++busy_pages;
+    }
+  }
+  std::uint64_t held = 0;
+  std::uint64_t pieces = 0;
+  std::uint64_t pooled = 0;
+  std::uint64_t idle = 0;
+  for (std::uint32_t p = 0; p < pieces_.size(); ++p) {
+    const Piece& piece = pieces_[p];
+    if (!piece.memory) continue;
+    held += piece.memory.pages;
+    ++pieces;
+    const auto in_pool = static_cast<std::size_t>(std::count(pool_.begin(), pool_.end(), p));
+    if (piece.first == kNone) {
+      if (in_pool != 1) return fmt::format("piece {} is unmapped but pooled {} times", p, in_pool);
+      pooled += piece.memory.pages;
+      continue;
+    }
+    if (in_pool != 0) return fmt::format("piece {} is mapped and pooled", p);
+    for (std::uint64_t n = 0; n < piece.memory.pages; ++n) {
+      if (slots_[piece.first + n].piece != p) {
+        return fmt::format("piece {} is mapped from page {}, but page {} names {}", p, piece.first,
+                           piece.first + n, slots_[piece.first + n].piece);
+      }
+    }
+    if (piece.busy != busy[p]) {
+      return fmt::format("piece {}: {} busy page(s) counted, {} recounted", p, piece.busy, busy[p]);
+    }
+    if (piece.busy == 0) idle += piece.memory.pages;
   }
   std::uint64_t listed = 0;
   std::uint32_t prev = kNone;
-  for (std::uint32_t s = oldest_cached_; s != kNone; prev = s, s = slots_[s].newer) {
-    if (s >= slots_.size() || ++listed > cached) return "the cache list holds pages not cached";
-    if (slots_[s].older != prev) return fmt::format("cache list: page {} links back wrongly", s);
-    if (slots_[s].page == 0 || slots_[s].live != 0) {
-      return fmt::format("cache list: page {} is not a cached page", s);
+  for (std::uint32_t p = oldest_idle_; p != kNone; prev = p, p = pieces_[p].newer) {
+    if (p >= pieces_.size() || (listed += pieces_[p].memory.pages) > idle) {
+      return "the idle list holds pieces that are not idle";
+    }
+    if (pieces_[p].older != prev) return fmt::format("idle list: piece {} links back wrongly", p);
+    if (pieces_[p].first == kNone || pieces_[p].busy != 0) {
+      return fmt::format("idle list: piece {} is not mapped and idle", p);
     }
   }
-  if (prev != newest_cached_ || listed != cached || cached != cached_pages_) {
-    return fmt::format("{} cached page(s) counted, {} listed, {} found", cached_pages_, listed,
-                       cached);
+  if (prev != newest_idle_ || listed != idle || idle != idle_pages_) {
+    return fmt::format("{} idle page(s) counted, {} listed, {} found", idle_pages_, listed, idle);
   }
-  if (mapped + pool_.size() != held_pages_) {
-    return fmt::format("{} page(s) held, {} mapped and {} pooled", held_pages_, mapped,
-                       pool_.size());
+  if (held != held_pages_ || pieces != held_pieces_ || pooled != pooled_pages_ ||
+      busy_pages != busy_pages_) {
+    return fmt::format(
+        "held {} page(s) in {} piece(s), {} pooled, {} busy counted; {} in {}, {} "
+        "and {} recounted",
+        held_pages_, held_pieces_, pooled_pages_, busy_pages_, held, pieces, pooled, busy_pages);
   }
   return {};
 }

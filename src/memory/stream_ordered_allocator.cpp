@@ -47,6 +47,10 @@ StreamOrderedAllocator::StreamOrderedAllocator(HeapGovernor& governor, StreamOrd
         std::min(1.0, static_cast<double>(options_.release_threshold) /
                           static_cast<double>(std::max<std::uint64_t>(heap.size, 1)));
     arena.idle_slack_fraction = options_.idle_slack_fraction;
+    if (maps_pages) {  // otherwise the arena refuses to be made, naming the device
+      arena.max_piece_pages = std::max<std::uint64_t>(
+          1, options_.max_piece_bytes / governor.device().virtual_memory()->page_size(heap.index));
+    }
     arena.before_unmap = [this] { wait_for_frees(); };
     backing_ = std::make_unique<PageArenaAllocator>(governor, arena);
   } else {

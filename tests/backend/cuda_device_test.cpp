@@ -206,14 +206,14 @@ TEST_F(CudaDeviceTest, VirtualMemoryMapsPagesThatCopiesReach) {
   const std::uint64_t base = vm->reserve(0, 4 * page);
   ASSERT_NE(base, 0U);
   EXPECT_EQ(base % page, 0U);
-  const PhysicalPage first = vm->try_create_page(0);
-  const PhysicalPage second = vm->try_create_page(0);
+  const PhysicalMemory first = vm->try_create(0, 1);
+  const PhysicalMemory second = vm->try_create(0, 1);
   ASSERT_TRUE(first && second);
   vm->map(0, base + page, first);
   vm->map(0, base + 2 * page, second);
   EXPECT_THROW(vm->map(0, base + page, second), InvalidArgument);   // mapped there already
   EXPECT_THROW(vm->map(0, base + 1, second), InvalidArgument);      // not page-aligned
-  EXPECT_THROW(vm->release_page(0, first), InvalidArgument);        // still mapped
+  EXPECT_THROW(vm->release(0, first), InvalidArgument);             // still mapped
   EXPECT_THROW(vm->unreserve(0, base, 4 * page), InvalidArgument);  // pages still mapped
 
   // Through both pages at once, across the boundary between them.
@@ -229,9 +229,35 @@ TEST_F(CudaDeviceTest, VirtualMemoryMapsPagesThatCopiesReach) {
   vm->unmap(0, base + page);
   vm->unmap(0, base + 2 * page);
   EXPECT_THROW(vm->unmap(0, base + page), InvalidArgument);
-  vm->release_page(0, first);
-  vm->release_page(0, second);
-  EXPECT_THROW(vm->release_page(0, first), InvalidHandle);
+  vm->release(0, first);
+  vm->release(0, second);
+  EXPECT_THROW(vm->release(0, first), InvalidHandle);
+  // A piece of three pages: one cuMemCreate, mapped and unmapped whole, reached by copies
+  // across its page boundaries, and moved.
+  const PhysicalMemory three = vm->try_create(0, 3);
+  ASSERT_TRUE(three);
+  vm->map(0, base, three);
+  EXPECT_THROW(vm->unmap(0, base + page), InvalidArgument);  // inside the piece
+  const PhysicalMemory one = vm->try_create(0, 1);
+  ASSERT_TRUE(one);
+  EXPECT_THROW(vm->map(0, base + 2 * page, one), InvalidArgument);  // over the piece
+  vm->release(0, one);
+  EXPECT_THROW(vm->map(0, base + 3 * page, three), InvalidArgument);  // past the reservation
+  device_->copy_addresses(source.address, base + page / 2, size);
+  device_->wait(device_->copy_addresses(base + page / 2, target.address, size));
+  EXPECT_EQ(std::memcmp(device_->map(source), device_->map(target), size), 0);
+  const std::uint64_t elsewhere = vm->reserve(0, 3 * page);
+  ASSERT_NE(elsewhere, 0U);
+  vm->unmap(0, base);
+  vm->map(0, elsewhere, three);
+  std::memset(device_->map(target), 0, size);
+  device_->wait(device_->copy_addresses(elsewhere + page / 2, target.address, size));
+  EXPECT_EQ(std::memcmp(device_->map(source), device_->map(target), size), 0)
+      << "the piece keeps its bytes when it moves";
+  vm->unmap(0, elsewhere);
+  vm->release(0, three);
+  vm->unreserve(0, elsewhere, 3 * page);
+
   vm->unreserve(0, base, 4 * page);
   EXPECT_THROW(vm->unreserve(0, base, 4 * page), InvalidHandle);
   device_->free_block(source);

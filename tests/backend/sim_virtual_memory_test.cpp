@@ -24,19 +24,19 @@ TEST(SimVirtualMemory, RunsMapAndUnmapInOneCallAllOrNothing) {
   SimDevice device = small_sim();
   VirtualMemory& vm = *device.virtual_memory();
   const std::uint64_t base = vm.reserve(0, 8 * kPage);
-  const std::vector<PhysicalPage> pages = {vm.try_create_page(0), vm.try_create_page(0),
-                                           vm.try_create_page(0)};
+  const std::vector<PhysicalMemory> pages = {vm.try_create(0, 1), vm.try_create(0, 1),
+                                             vm.try_create(0, 1)};
   vm.map_run(0, base, pages);
   SimVmCounters c = device.vm_counters();
   EXPECT_EQ(c.maps, 3u);
   EXPECT_EQ(c.map_calls, 1u);
   // A run that leaves the reservation is refused whole: its first page is not left mapped.
-  const PhysicalPage extra[] = {vm.try_create_page(0), vm.try_create_page(0)};
+  const PhysicalMemory extra[] = {vm.try_create(0, 1), vm.try_create(0, 1)};
   EXPECT_THAT([&] { vm.map_run(0, base + 7 * kPage, extra); },
               ThrowsMessage<InvalidArgument>(HasSubstr("no reservation")));
   EXPECT_EQ(device.vm_counters().mappings(), 3u);
   // A run to unmap with a hole in it is refused whole too: its first page stays mapped.
-  const PhysicalPage last_and_hole[] = {pages[2], extra[0]};
+  const PhysicalMemory last_and_hole[] = {pages[2], extra[0]};
   EXPECT_THAT([&] { vm.unmap_run(0, base + 2 * kPage, last_and_hole); },
               ThrowsMessage<InvalidArgument>(HasSubstr("nothing is mapped there")));
   EXPECT_EQ(device.vm_counters().mappings(), 3u);
@@ -45,8 +45,59 @@ TEST(SimVirtualMemory, RunsMapAndUnmapInOneCallAllOrNothing) {
   EXPECT_EQ(c.unmap_calls, 1u) << "the refused runs are no calls";
   EXPECT_EQ(c.map_calls, 1u);
   EXPECT_EQ(c.mappings(), 0u);
-  for (const PhysicalPage p : pages) vm.release_page(0, p);
-  for (const PhysicalPage p : extra) vm.release_page(0, p);
+  for (const PhysicalMemory p : pages) vm.release(0, p);
+  for (const PhysicalMemory p : extra) vm.release(0, p);
+  vm.unreserve(0, base, 8 * kPage);
+}
+
+TEST(SimVirtualMemory, PiecesOfSeveralPagesMapAndUnmapWhole) {
+  SimDevice device = small_sim();
+  VirtualMemory& vm = *device.virtual_memory();
+  const std::uint64_t base = vm.reserve(0, 8 * kPage);
+  const PhysicalMemory three = vm.try_create(0, 3);
+  const PhysicalMemory one = vm.try_create(0, 1);
+  ASSERT_TRUE(three && one);
+  EXPECT_EQ(three.pages, 3u);
+  EXPECT_EQ(device.query_heap(0).usage, 4 * kPage);
+  // Back to back in one call: pages 1-3 and 4.
+  const PhysicalMemory run[] = {three, one};
+  vm.map_run(0, base + kPage, run);
+  SimVmCounters c = device.vm_counters();
+  EXPECT_EQ(c.creations, 2u);
+  EXPECT_EQ(c.page_creations, 4u);
+  EXPECT_EQ(c.piece_maps, 2u);
+  EXPECT_EQ(c.maps, 4u);
+  EXPECT_EQ(c.map_calls, 1u);
+
+  const std::string inside = fmt::format("{:#x}", base + 2 * kPage);
+  EXPECT_THAT([&] { vm.unmap(0, base + 2 * kPage); },
+              ThrowsMessage<InvalidArgument>(AllOf(HasSubstr(inside), HasSubstr("starts before"))));
+  const PhysicalMemory two = vm.try_create(0, 2);
+  EXPECT_THAT([&] { vm.map(0, base, two); },  // page 1 is three's
+              ThrowsMessage<InvalidArgument>(HasSubstr("already; unmap it first")));
+  EXPECT_THAT([&] { vm.map(0, base + 7 * kPage, two); },
+              ThrowsMessage<InvalidArgument>(HasSubstr("runs past the end of the reservation")));
+  EXPECT_THAT([&] { vm.map(0, base + 5 * kPage, PhysicalMemory{.id = two.id, .pages = 1}); },
+              ThrowsMessage<InvalidHandle>(HasSubstr("created with another size")));
+  EXPECT_THAT([&] { vm.try_create(0, 0); },
+              ThrowsMessage<InvalidArgument>(HasSubstr("a piece holds 1 to 8 pages")));
+  EXPECT_THAT([&] { vm.try_create(0, 9); }, ThrowsMessage<InvalidArgument>(HasSubstr("9 page(s)")));
+  EXPECT_FALSE(vm.try_create(0, 3)) << "16 MiB: 3 more pages do not fit beside the 6 held";
+  EXPECT_EQ(device.vm_counters().piece_maps, 2u) << "refused calls are not counted";
+
+  vm.unmap(0, base + kPage);  // all three pages
+  c = device.vm_counters();
+  EXPECT_EQ(c.piece_unmaps, 1u);
+  EXPECT_EQ(c.unmaps, 3u);
+  // The same piece elsewhere, right after one: the two now unmap as one run from page 4.
+  vm.map(0, base + 5 * kPage, three);
+  const PhysicalMemory moved[] = {one, three};
+  vm.unmap_run(0, base + 4 * kPage, moved);
+  EXPECT_EQ(device.vm_counters().mappings(), 0u);
+  for (const PhysicalMemory m : {three, one, two}) vm.release(0, m);
+  c = device.vm_counters();
+  EXPECT_EQ(c.releases, 3u);
+  EXPECT_EQ(c.pages_held(), 0u);
   vm.unreserve(0, base, 8 * kPage);
 }
 
@@ -59,8 +110,8 @@ TEST(SimVirtualMemory, MapsPagesIntoReservationsAndCountsTheCalls) {
   EXPECT_EQ(base % kPage, 0u);
   EXPECT_EQ(device.query_heap(0).usage, 0u) << "addresses cost no memory";
 
-  const PhysicalPage a = vm.try_create_page(0);
-  const PhysicalPage b = vm.try_create_page(0);
+  const PhysicalMemory a = vm.try_create(0, 1);
+  const PhysicalMemory b = vm.try_create(0, 1);
   ASSERT_TRUE(a);
   ASSERT_TRUE(b);
   EXPECT_NE(a.id, b.id);
@@ -80,8 +131,8 @@ TEST(SimVirtualMemory, MapsPagesIntoReservationsAndCountsTheCalls) {
 
   vm.unmap(0, base + kPage);
   vm.unmap(0, base + 7 * kPage);
-  vm.release_page(0, a);
-  vm.release_page(0, b);
+  vm.release(0, a);
+  vm.release(0, b);
   vm.unreserve(0, base, 8 * kPage);
   c = device.vm_counters();
   EXPECT_EQ(c.pages_held(), 0u);
@@ -95,19 +146,19 @@ TEST(SimVirtualMemory, PagesAndBlocksShareTheHeapsCapacity) {
   VirtualMemory& vm = *device.virtual_memory();
   const RawBlock block = device.try_allocate_block(0, 6 * kPage, 256);
   ASSERT_TRUE(block);
-  const PhysicalPage p1 = vm.try_create_page(0);
-  const PhysicalPage p2 = vm.try_create_page(0);
+  const PhysicalMemory p1 = vm.try_create(0, 1);
+  const PhysicalMemory p2 = vm.try_create(0, 1);
   ASSERT_TRUE(p1);
   ASSERT_TRUE(p2);
-  EXPECT_FALSE(vm.try_create_page(0)) << "the blocks and pages fill the capacity";
+  EXPECT_FALSE(vm.try_create(0, 1)) << "the blocks and pages fill the capacity";
   EXPECT_FALSE(device.try_allocate_block(0, kPage, 256));
-  vm.release_page(0, p1);
+  vm.release(0, p1);
   EXPECT_TRUE(device.try_allocate_block(0, kPage, 256)) << "a released page makes room for a block";
   device.free_block(block);
-  EXPECT_TRUE(vm.try_create_page(0)) << "a freed block makes room for pages";
+  EXPECT_TRUE(vm.try_create(0, 1)) << "a freed block makes room for pages";
 
   device.set_external_usage(0, 16 * kMiB);
-  EXPECT_FALSE(vm.try_create_page(0)) << "memory used by others leaves none for pages";
+  EXPECT_FALSE(vm.try_create(0, 1)) << "memory used by others leaves none for pages";
 }
 
 TEST(SimVirtualMemory, ReservationsNeverOverlapBlocks) {
@@ -141,48 +192,49 @@ TEST(SimVirtualMemory, RefusesEveryMisuseNamingWhatAndWhere) {
   SimDevice device = small_sim();
   VirtualMemory& vm = *device.virtual_memory();
   const std::uint64_t base = vm.reserve(0, 4 * kPage);
-  const PhysicalPage page = vm.try_create_page(0);
+  const PhysicalMemory page = vm.try_create(0, 1);
   vm.map(0, base + kPage, page);
   const std::string at = fmt::format("{:#x}", base + kPage);
 
-  EXPECT_THAT([&] { vm.map(0, base + 4 * kPage, vm.try_create_page(0)); },
+  EXPECT_THAT([&] { vm.map(0, base + 4 * kPage, vm.try_create(0, 1)); },
               ThrowsMessage<InvalidArgument>(AllOf(
                   HasSubstr(fmt::format("{:#x}", base + 4 * kPage)), HasSubstr("no reservation"))));
   EXPECT_THAT([&] { vm.map(0, base + 100, page); },
               ThrowsMessage<InvalidArgument>(HasSubstr("not a multiple of the page size")));
-  EXPECT_THAT([&] { vm.map(0, base + kPage, page); },
-              ThrowsMessage<InvalidArgument>(AllOf(HasSubstr(at), HasSubstr("mapped there"))));
+  EXPECT_THAT(
+      [&] { vm.map(0, base + kPage, page); },
+      ThrowsMessage<InvalidArgument>(AllOf(HasSubstr(at), HasSubstr("already; unmap it first"))));
   EXPECT_THAT([&] { vm.unmap(0, base); },
               ThrowsMessage<InvalidArgument>(
                   AllOf(HasSubstr(fmt::format("{:#x}", base)), HasSubstr("nothing is mapped"))));
-  EXPECT_THAT([&] { vm.release_page(0, page); },
+  EXPECT_THAT([&] { vm.release(0, page); },
               ThrowsMessage<InvalidArgument>(HasSubstr("still mapped")));
   EXPECT_THAT(
       [&] { vm.unreserve(0, base, 4 * kPage); },
       ThrowsMessage<InvalidArgument>(AllOf(HasSubstr("1 page(s) still mapped"), HasSubstr(at))));
   EXPECT_THAT([&] { vm.unreserve(0, base, 2 * kPage); },
               ThrowsMessage<InvalidHandle>(HasSubstr("no such reservation")));
-  EXPECT_THAT([&] { vm.map(0, base, PhysicalPage{.id = 12345}); },
-              ThrowsMessage<InvalidHandle>(HasSubstr("not a live page")));
+  EXPECT_THAT([&] { vm.map(0, base, PhysicalMemory{.id = 12345}); },
+              ThrowsMessage<InvalidHandle>(HasSubstr("not live memory")));
   EXPECT_THAT([&] { vm.reserve(0, kPage + 1); },
               ThrowsMessage<InvalidArgument>(HasSubstr("not a positive multiple")));
   EXPECT_THAT([&] { vm.reserve(0, 0); }, ThrowsMessage<InvalidArgument>(HasSubstr("reserve")));
-  EXPECT_THAT([&] { vm.try_create_page(3); }, ThrowsMessage<InvalidArgument>(HasSubstr("heap 3")));
+  EXPECT_THAT([&] { vm.try_create(3, 1); }, ThrowsMessage<InvalidArgument>(HasSubstr("heap 3")));
 
   // A page of one heap cannot be mapped into another's reservation.
-  const PhysicalPage upload_page = vm.try_create_page(1);
+  const PhysicalMemory upload_page = vm.try_create(1, 1);
   EXPECT_THAT([&] { vm.map(0, base, upload_page); },
               ThrowsMessage<InvalidArgument>(HasSubstr("belongs to heap 'upload'")));
   EXPECT_THAT([&] { vm.map(1, base, upload_page); },
               ThrowsMessage<InvalidArgument>(HasSubstr("no reservation")));
 
   vm.unmap(0, base + kPage);
-  vm.release_page(0, page);
-  EXPECT_THAT([&] { vm.release_page(0, page); },
+  vm.release(0, page);
+  EXPECT_THAT([&] { vm.release(0, page); },
               ThrowsMessage<InvalidHandle>(
-                  AllOf(HasSubstr(fmt::format("{:#x}", page.id)), HasSubstr("not a live page"))));
+                  AllOf(HasSubstr(fmt::format("{:#x}", page.id)), HasSubstr("not live memory"))));
   // A released page's id stays stale even when its record is reused for a new page.
-  const PhysicalPage again = vm.try_create_page(0);
+  const PhysicalMemory again = vm.try_create(0, 1);
   EXPECT_NE(again.id, page.id);
   EXPECT_THROW(vm.map(0, base, page), InvalidHandle);
   vm.unreserve(0, base, 4 * kPage);
@@ -200,14 +252,14 @@ TEST(SimVirtualMemory, APageMayBeMappedAtSeveralAddresses) {
   SimDevice device = small_sim();
   VirtualMemory& vm = *device.virtual_memory();
   const std::uint64_t base = vm.reserve(0, 4 * kPage);
-  const PhysicalPage page = vm.try_create_page(0);
+  const PhysicalMemory page = vm.try_create(0, 1);
   vm.map(0, base, page);
   vm.map(0, base + 3 * kPage, page);
   EXPECT_EQ(device.query_heap(0).usage, kPage) << "one page, however often it is mapped";
   vm.unmap(0, base);
-  EXPECT_THROW(vm.release_page(0, page), InvalidArgument) << "still mapped once";
+  EXPECT_THROW(vm.release(0, page), InvalidArgument) << "still mapped once";
   vm.unmap(0, base + 3 * kPage);
-  vm.release_page(0, page);
+  vm.release(0, page);
 }
 
 TEST(SimVirtualMemory, CanBeTurnedOff) {
@@ -232,7 +284,7 @@ TEST(SimVirtualMemory, ServesSeveralThreadsAtOnce) {
     threads.emplace_back([&] {
       const std::uint64_t base = vm.reserve(0, 4 * kPage);
       for (int i = 0; i < kRounds; ++i) {
-        const PhysicalPage page = vm.try_create_page(0);
+        const PhysicalMemory page = vm.try_create(0, 1);
         if (!page) {
           ++failures;
           continue;
@@ -240,7 +292,7 @@ TEST(SimVirtualMemory, ServesSeveralThreadsAtOnce) {
         const std::uint64_t address = base + static_cast<std::uint64_t>(i % 4) * kPage;
         vm.map(0, address, page);
         vm.unmap(0, address);
-        vm.release_page(0, page);
+        vm.release(0, page);
       }
       vm.unreserve(0, base, 4 * kPage);
     });

@@ -24,115 +24,21 @@
 #include "gpumem/core/metrics.hpp"
 #include "gpumem/core/pressure.hpp"
 #include "gpumem/memory/heap_governor.hpp"
+#include "memory/arena_fixture.hpp"
 #include "support/log_capture.hpp"
 
 namespace gpumem {
 namespace {
 
+using test_support::ArenaFixture;
+using test_support::FaultyDevice;
+using test_support::kPage;
+using test_support::LogCapture;
+using test_support::pages_spanned;
+using test_support::TestSource;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::ThrowsMessage;
-
-constexpr std::uint64_t kPage = 2 * kMiB;
-
-// A BlockSource with a plain hard limit and a switch for the soft limit, so budget refusals and
-// pressure are set directly rather than through a Config.
-class TestSource final : public BlockSource {
- public:
-  TestSource(Device& device, std::uint64_t hard) : device_(device), hard_(hard) {}
-  Device& device() noexcept override { return device_; }
-  const HeapInfo& heap() const noexcept override { return device_.info().heaps[0]; }
-  bool reserve(std::uint64_t bytes) noexcept override {
-    std::uint64_t used = reserved_.load();
-    do {
-      if (bytes > hard_ - used) return false;
-    } while (!reserved_.compare_exchange_weak(used, used + bytes));
-    return true;
-  }
-  void unreserve(std::uint64_t bytes) noexcept override { reserved_ -= bytes; }
-  bool fits_soft_limit(std::uint64_t) const noexcept override { return !over_soft_limit; }
-
-  std::uint64_t reserved() const { return reserved_.load(); }
-  std::atomic<bool> over_soft_limit{false};
-
- private:
-  Device& device_;
-  std::uint64_t hard_;
-  std::atomic<std::uint64_t> reserved_{0};
-};
-
-using test_support::LogCapture;
-
-// The simulator's virtual memory with failures on demand: the call after `maps_until_failure`
-// successful maps (or unmaps) throws, as a driver out of resources would.
-class FaultyVirtualMemory final : public VirtualMemory {
- public:
-  explicit FaultyVirtualMemory(VirtualMemory& inner) : inner_(inner) {}
-  std::uint64_t page_size(std::uint32_t heap) const override { return inner_.page_size(heap); }
-  std::uint64_t reserve(std::uint32_t heap, std::uint64_t size) override {
-    return inner_.reserve(heap, size);
-  }
-  void unreserve(std::uint32_t heap, std::uint64_t base, std::uint64_t size) override {
-    inner_.unreserve(heap, base, size);
-  }
-  PhysicalPage try_create_page(std::uint32_t heap) override { return inner_.try_create_page(heap); }
-  void release_page(std::uint32_t heap, PhysicalPage page) override {
-    inner_.release_page(heap, page);
-  }
-  void map(std::uint32_t heap, std::uint64_t address, PhysicalPage page) override {
-    if (maps_until_failure-- == 0) throw Error("injected map failure");
-    inner_.map(heap, address, page);
-  }
-  void unmap(std::uint32_t heap, std::uint64_t address) override {
-    if (unmaps_until_failure-- == 0) throw Error("injected unmap failure");
-    inner_.unmap(heap, address);
-  }
-  int maps_until_failure = -1;
-  int unmaps_until_failure = -1;
-
- private:
-  VirtualMemory& inner_;
-};
-
-// A SimDevice whose virtual memory fails on demand.
-class FaultyDevice final : public Device {
- public:
-  FaultyDevice() : sim_(SimDeviceConfig::parse("capacity=1GiB,page=2MiB,upload=0")) {}
-  const DeviceInfo& info() const noexcept override { return sim_.info(); }
-  HeapReport query_heap(std::uint32_t heap) override { return sim_.query_heap(heap); }
-  RawBlock try_allocate_block(std::uint32_t heap, std::uint64_t size,
-                              std::uint64_t alignment) override {
-    return sim_.try_allocate_block(heap, size, alignment);
-  }
-  void free_block(const RawBlock& block) override { sim_.free_block(block); }
-  std::byte* map(const RawBlock& block) override { return sim_.map(block); }
-  FenceValue copy(const RawBlock& s, std::uint64_t so, const RawBlock& d, std::uint64_t dof,
-                  std::uint64_t n) override {
-    return sim_.copy(s, so, d, dof, n);
-  }
-  bool is_complete(FenceValue f) override { return sim_.is_complete(f); }
-  void wait(FenceValue f) override { sim_.wait(f); }
-  VirtualMemory* virtual_memory() noexcept override { return &vm; }
-
-  SimDevice sim_;
-  FaultyVirtualMemory vm{*sim_.virtual_memory()};
-};
-
-// A 1 GiB simulated GPU with 2 MiB pages, its arena, and a budget of `hard` bytes.
-struct ArenaFixture {
-  explicit ArenaFixture(std::uint64_t hard = 1 * kGiB, ArenaOptions options = {},
-                        const char* spec = "capacity=1GiB,page=2MiB,upload=0")
-      : device(SimDeviceConfig::parse(spec)), source(device, hard), arena(source, options) {}
-
-  std::uint64_t pages_held() const { return arena.stats().blocks; }
-  SimDevice device;
-  TestSource source;
-  PageArenaAllocator arena;
-};
-
-std::uint64_t pages_spanned(const Placement& p) {
-  return (p.offset + p.size - 1) / kPage - p.offset / kPage + 1;
-}
 
 TEST(PageArenaAllocator, NeedsVirtualMemoryManagement) {
   SimDevice device(SimDeviceConfig::parse("capacity=1GiB,vm=off,name=old-gpu"));
@@ -375,62 +281,70 @@ TEST(PageArenaAllocator, DeviceRefusalGivesBackWhatItTook) {
 }
 
 TEST(PageArenaAllocator, DriverFailuresAreRefusalsThatLeaveTheBooksExact) {
-  FaultyDevice device;
-  TestSource source(device, 1 * kGiB);
-  PageArenaAllocator arena(source);
-  LogCapture log;
-  const auto books_exact = [&] {
-    EXPECT_EQ(arena.validate(), "");
-    EXPECT_EQ(arena.stats().reserved_bytes, source.reserved());
-    EXPECT_EQ(arena.stats().blocks, device.sim_.vm_counters().pages_held());
-  };
-  const Placement keeper = arena.allocate(1 * kMiB, 256, true);  // page 0
-  const Placement a = arena.allocate(4 * kMiB, 8 * kMiB, true);  // pages 4 and 5
-  arena.deallocate(a);
+  // Pages one by one, and in pieces of several pages: the same five pages are then three pieces
+  // (the keeper's page, and two pieces of two pages).
+  for (const std::uint64_t piece_pages : {1U, 512U}) {
+    SCOPED_TRACE(fmt::format("max_piece_pages {}", piece_pages));
+    const std::uint64_t five_pages_in = piece_pages == 1 ? 5 : 3;
+    FaultyDevice device;
+    TestSource source(device, 1 * kGiB);
+    PageArenaAllocator arena(source, {.max_piece_pages = piece_pages});
+    LogCapture log;
+    const auto books_exact = [&] {
+      EXPECT_EQ(arena.validate(), "");
+      EXPECT_EQ(arena.stats().reserved_bytes, source.reserved());
+      const SimVmCounters vm = device.sim_.vm_counters();
+      EXPECT_EQ(arena.stats().reserved_bytes, vm.pages_held() * kPage);
+      EXPECT_EQ(arena.stats().blocks, vm.creations - vm.releases);
+    };
+    const Placement keeper = arena.allocate(1 * kMiB, 256, true);  // page 0
+    const Placement a = arena.allocate(4 * kMiB, 8 * kMiB, true);  // pages 4 and 5
+    arena.deallocate(a);
 
-  // Pages 8-11, one run, two of its pages new and two taken from a's place: the second map
-  // fails, and the run maps all or nothing, so all four end up pooled.
-  device.vm.maps_until_failure = 1;
-  const Placement b = arena.allocate(8 * kMiB, 16 * kMiB, true);
-  EXPECT_FALSE(b);
-  EXPECT_EQ(b.refusal, GrowthRefusal::Device);
-  EXPECT_THAT(log.all(), HasSubstr("injected map failure"));
-  EXPECT_EQ(arena.stats().live_count, 1u);
-  EXPECT_EQ(arena.stats().blocks, 5u);
-  EXPECT_EQ(arena.stats().cached_bytes, 4 * kPage);
-  books_exact();
-  // The pooled pages serve the same request once the driver is well, and are cached after it.
-  const Placement e = arena.allocate(8 * kMiB, 16 * kMiB, true);
-  ASSERT_TRUE(e);
-  EXPECT_EQ(arena.stats().blocks, 5u);
-  arena.deallocate(e);
-  books_exact();
+    // Pages 8-11, one run, two of its pages new and two taken from a's place: the second map
+    // fails, and the run maps all or nothing, so all four end up pooled.
+    device.vm.maps_until_failure = 1;
+    const Placement b = arena.allocate(8 * kMiB, 16 * kMiB, true);
+    EXPECT_FALSE(b);
+    EXPECT_EQ(b.refusal, GrowthRefusal::Device);
+    EXPECT_THAT(log.all(), HasSubstr("injected map failure"));
+    EXPECT_EQ(arena.stats().live_count, 1u);
+    EXPECT_EQ(arena.stats().blocks, five_pages_in);
+    EXPECT_EQ(arena.stats().cached_bytes, 4 * kPage);
+    books_exact();
+    // The pooled pages serve the same request once the driver is well, and are idle after it.
+    const Placement e = arena.allocate(8 * kMiB, 16 * kMiB, true);
+    ASSERT_TRUE(e);
+    EXPECT_EQ(arena.stats().blocks, five_pages_in);
+    arena.deallocate(e);
+    books_exact();
 
-  // Pages 16 and 17: taking two of the cached pages fails to unmap, and they stay cached.
-  device.vm.unmaps_until_failure = 0;
-  const Placement c = arena.allocate(4 * kMiB, 32 * kMiB, true);
-  EXPECT_EQ(c.refusal, GrowthRefusal::Device);
-  EXPECT_THAT(log.all(), HasSubstr("injected unmap failure"));
-  EXPECT_EQ(arena.stats().cached_bytes, 4 * kPage);
-  books_exact();
+    // Pages 16 and 17: taking two of the idle pages fails to unmap, and they stay idle.
+    device.vm.unmaps_until_failure = 0;
+    const Placement c = arena.allocate(4 * kMiB, 32 * kMiB, true);
+    EXPECT_EQ(c.refusal, GrowthRefusal::Device);
+    EXPECT_THAT(log.all(), HasSubstr("injected unmap failure"));
+    EXPECT_EQ(arena.stats().cached_bytes, 4 * kPage);
+    books_exact();
 
-  // A trim whose first unmap fails keeps every page cached; the next trim gives them back.
-  device.vm.unmaps_until_failure = 0;
-  arena.trim();
-  EXPECT_EQ(arena.stats().blocks, 5u);
-  books_exact();
-  arena.trim();
-  EXPECT_EQ(arena.stats().blocks, 1u);
-  books_exact();
+    // A trim whose first unmap fails keeps every page idle; the next trim gives them back.
+    device.vm.unmaps_until_failure = 0;
+    arena.trim();
+    EXPECT_EQ(arena.stats().blocks, five_pages_in);
+    books_exact();
+    arena.trim();
+    EXPECT_EQ(arena.stats().blocks, 1u);
+    books_exact();
 
-  // With the driver well again, everything works and goes back.
-  const Placement d = arena.allocate(8 * kMiB, 256, true);
-  EXPECT_TRUE(d);
-  arena.deallocate(d);
-  arena.deallocate(keeper);
-  arena.trim();
-  EXPECT_EQ(source.reserved(), 0u);
-  EXPECT_EQ(device.sim_.vm_counters().pages_held(), 0u);
+    // With the driver well again, everything works and goes back.
+    const Placement d = arena.allocate(8 * kMiB, 256, true);
+    EXPECT_TRUE(d);
+    arena.deallocate(d);
+    arena.deallocate(keeper);
+    arena.trim();
+    EXPECT_EQ(source.reserved(), 0u);
+    EXPECT_EQ(device.sim_.vm_counters().pages_held(), 0u);
+  }
 }
 
 TEST(PageArenaAllocator, TrimReturnsEveryCachedPage) {
@@ -516,99 +430,109 @@ TEST(PageArenaAllocator, HonoursAlignment) {
 }
 
 TEST(PageArenaAllocator, RandomOperationsKeepThePageBooksExact) {
-  ArenaFixture f(1 * kGiB, {.max_cached_fraction = 1.0 / 32});
-  std::mt19937_64 rng(11);
-  std::map<std::uint64_t, Placement> live;  // by offset
-  std::uint64_t live_bytes = 0;
-  const auto overlaps_neighbour = [&](const Placement& p) {
-    auto next = live.lower_bound(p.offset);
-    if (next != live.end() && next->first < p.offset + p.size) return true;
-    if (next != live.begin() &&
-        std::prev(next)->second.offset + std::prev(next)->second.size > p.offset) {
-      return true;
+  // With pages one by one, and in pieces of several pages (as the stream allocator makes).
+  for (const std::uint64_t piece_pages : {1U, 3U, 512U}) {
+    SCOPED_TRACE(fmt::format("max_piece_pages {}", piece_pages));
+    ArenaFixture f(1 * kGiB, {.max_cached_fraction = 1.0 / 32, .max_piece_pages = piece_pages});
+    std::mt19937_64 rng(11);
+    std::map<std::uint64_t, Placement> live;  // by offset
+    std::uint64_t live_bytes = 0;
+    const auto overlaps_neighbour = [&](const Placement& p) {
+      auto next = live.lower_bound(p.offset);
+      if (next != live.end() && next->first < p.offset + p.size) return true;
+      if (next != live.begin() &&
+          std::prev(next)->second.offset + std::prev(next)->second.size > p.offset) {
+        return true;
+      }
+      return false;
+    };
+    for (int step = 0; step < 4000; ++step) {
+      const bool allocate = live.empty() || (rng() % 100) < (live.size() < 60 ? 70u : 30u);
+      if (allocate) {
+        // Log-uniform sizes from 256 B to 16 MiB, with odd sizes and alignments mixed in.
+        const std::uint64_t size = (std::uint64_t{256} << (rng() % 17)) + rng() % 5000;
+        const std::uint64_t alignment = std::uint64_t{1} << (rng() % 24);
+        const Placement p = f.arena.allocate(size, alignment, true);
+        ASSERT_TRUE(p) << "step " << step;
+        ASSERT_FALSE(overlaps_neighbour(p)) << "step " << step;
+        ASSERT_EQ(p.address() % std::max<std::uint64_t>(alignment, 256), 0u);
+        live.emplace(p.offset, p);
+        live_bytes += p.size;
+      } else {
+        auto it = std::next(live.begin(), static_cast<std::ptrdiff_t>(rng() % live.size()));
+        live_bytes -= it->second.size;
+        f.arena.deallocate(it->second);
+        live.erase(it);
+      }
+      if (step % 97 == 0 || step < 50) {
+        ASSERT_EQ(f.arena.validate(), "") << "step " << step;
+        if (step % 5 == 0) f.arena.trim();
+      }
+      const HeapAllocatorStats s = f.arena.stats();
+      ASSERT_EQ(s.live_bytes, live_bytes);
+      ASSERT_EQ(s.live_count, live.size());
+      ASSERT_EQ(s.reserved_bytes, f.source.reserved());
+      const SimVmCounters vm = f.device.vm_counters();
+      ASSERT_EQ(s.reserved_bytes, vm.pages_held() * kPage);
+      ASSERT_EQ(s.blocks, vm.creations - vm.releases);
     }
-    return false;
-  };
-  for (int step = 0; step < 4000; ++step) {
-    const bool allocate = live.empty() || (rng() % 100) < (live.size() < 60 ? 70u : 30u);
-    if (allocate) {
-      // Log-uniform sizes from 256 B to 16 MiB, with odd sizes and alignments mixed in.
-      const std::uint64_t size = (std::uint64_t{256} << (rng() % 17)) + rng() % 5000;
-      const std::uint64_t alignment = std::uint64_t{1} << (rng() % 24);
-      const Placement p = f.arena.allocate(size, alignment, true);
-      ASSERT_TRUE(p) << "step " << step;
-      ASSERT_FALSE(overlaps_neighbour(p)) << "step " << step;
-      ASSERT_EQ(p.address() % std::max<std::uint64_t>(alignment, 256), 0u);
-      live.emplace(p.offset, p);
-      live_bytes += p.size;
-    } else {
-      auto it = std::next(live.begin(), static_cast<std::ptrdiff_t>(rng() % live.size()));
-      live_bytes -= it->second.size;
-      f.arena.deallocate(it->second);
-      live.erase(it);
-    }
-    if (step % 97 == 0 || step < 50) {
-      ASSERT_EQ(f.arena.validate(), "") << "step " << step;
-      if (step % 5 == 0) f.arena.trim();
-    }
-    const HeapAllocatorStats s = f.arena.stats();
-    ASSERT_EQ(s.live_bytes, live_bytes);
-    ASSERT_EQ(s.live_count, live.size());
-    ASSERT_EQ(s.reserved_bytes, f.source.reserved());
-    ASSERT_EQ(s.blocks, f.device.vm_counters().pages_held());
+    for (const auto& [offset, p] : live) f.arena.deallocate(p);
+    EXPECT_EQ(f.arena.validate(), "");
+    f.arena.trim();
+    EXPECT_EQ(f.source.reserved(), 0u);
   }
-  for (const auto& [offset, p] : live) f.arena.deallocate(p);
-  EXPECT_EQ(f.arena.validate(), "");
-  f.arena.trim();
-  EXPECT_EQ(f.source.reserved(), 0u);
 }
 
 TEST(PageArenaAllocator, EightThreadsAtOnce) {
-  ArenaFixture f(1 * kGiB, {.max_cached_fraction = 1.0 / 64});
-  constexpr int kThreads = 8;
-  std::vector<std::vector<Placement>> kept(kThreads);
-  std::atomic<int> refusals{0};
-  std::vector<std::thread> threads;
-  threads.reserve(kThreads);
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      std::mt19937_64 rng(static_cast<std::uint64_t>(t) + 100);
-      std::vector<Placement> mine;
-      for (int i = 0; i < 3000; ++i) {
-        if (mine.size() < 12 && rng() % 3 != 0) {
-          const Placement p =
-              f.arena.allocate((std::uint64_t{256} << (rng() % 15)) + rng() % 999, 256, true);
-          if (p) {
-            mine.push_back(p);
-          } else {
-            ++refusals;
+  // With pages one by one, and in pieces of several pages (as the stream allocator makes).
+  for (const std::uint64_t piece_pages : {1U, 3U, 512U}) {
+    SCOPED_TRACE(fmt::format("max_piece_pages {}", piece_pages));
+    ArenaFixture f(1 * kGiB, {.max_cached_fraction = 1.0 / 64, .max_piece_pages = piece_pages});
+    constexpr int kThreads = 8;
+    std::vector<std::vector<Placement>> kept(kThreads);
+    std::atomic<int> refusals{0};
+    std::vector<std::thread> threads;
+    threads.reserve(kThreads);
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        std::mt19937_64 rng(static_cast<std::uint64_t>(t) + 100);
+        std::vector<Placement> mine;
+        for (int i = 0; i < 3000; ++i) {
+          if (mine.size() < 12 && rng() % 3 != 0) {
+            const Placement p =
+                f.arena.allocate((std::uint64_t{256} << (rng() % 15)) + rng() % 999, 256, true);
+            if (p) {
+              mine.push_back(p);
+            } else {
+              ++refusals;
+            }
+          } else if (!mine.empty()) {
+            const std::size_t k = rng() % mine.size();
+            f.arena.deallocate(mine[k]);
+            mine[k] = mine.back();
+            mine.pop_back();
           }
-        } else if (!mine.empty()) {
-          const std::size_t k = rng() % mine.size();
-          f.arena.deallocate(mine[k]);
-          mine[k] = mine.back();
-          mine.pop_back();
+          if (i % 500 == 0) f.arena.trim();
         }
-        if (i % 500 == 0) f.arena.trim();
-      }
-      kept[static_cast<std::size_t>(t)] = std::move(mine);
-    });
+        kept[static_cast<std::size_t>(t)] = std::move(mine);
+      });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(refusals.load(), 0);
+    EXPECT_EQ(f.arena.validate(), "");
+    std::vector<Placement> all;
+    for (const auto& v : kept) all.insert(all.end(), v.begin(), v.end());
+    std::sort(all.begin(), all.end(),
+              [](const Placement& a, const Placement& b) { return a.offset < b.offset; });
+    for (std::size_t i = 1; i < all.size(); ++i) {
+      EXPECT_LE(all[i - 1].offset + all[i - 1].size, all[i].offset) << "placements overlap";
+    }
+    for (const Placement& p : all) f.arena.deallocate(p);
+    f.arena.trim();
+    EXPECT_EQ(f.arena.stats().live_count, 0u);
+    EXPECT_EQ(f.source.reserved(), 0u);
+    EXPECT_EQ(f.device.vm_counters().pages_held(), 0u);
   }
-  for (auto& t : threads) t.join();
-  EXPECT_EQ(refusals.load(), 0);
-  EXPECT_EQ(f.arena.validate(), "");
-  std::vector<Placement> all;
-  for (const auto& v : kept) all.insert(all.end(), v.begin(), v.end());
-  std::sort(all.begin(), all.end(),
-            [](const Placement& a, const Placement& b) { return a.offset < b.offset; });
-  for (std::size_t i = 1; i < all.size(); ++i) {
-    EXPECT_LE(all[i - 1].offset + all[i - 1].size, all[i].offset) << "placements overlap";
-  }
-  for (const Placement& p : all) f.arena.deallocate(p);
-  f.arena.trim();
-  EXPECT_EQ(f.arena.stats().live_count, 0u);
-  EXPECT_EQ(f.source.reserved(), 0u);
-  EXPECT_EQ(f.device.vm_counters().pages_held(), 0u);
 }
 
 TEST(PageArenaAllocator, ForeignOrStalePlacementsAreLoggedAndChangeNothing) {
@@ -701,46 +625,51 @@ TEST(PageArenaAllocator, PressureCallbacksMayCallBackIntoTheArena) {
 // that frees, steals and remaps pages: a page mapped under two allocations, or lost while one
 // is live, would show up as a wrong byte (or a crash).
 TEST(PageArenaAllocator, KeepsRealBytesApartOnTheHost) {
-  HostDeviceConfig config = HostDeviceConfig::discrete_like(64 * kMiB, 4 * kMiB);
-  config.virtual_memory = true;
-  HostDevice device(config);
-  TestSource source(device, 64 * kMiB);
-  PageArenaAllocator arena(source, {.max_cached_fraction = 1.0 / 16});
-  std::mt19937_64 rng(5);
-  struct Live {
-    Placement placement;
-    std::uint8_t pattern;
-  };
-  std::vector<Live> live;
-  const auto check = [](const Live& l) {
-    const auto* bytes = reinterpret_cast<const std::uint8_t*>(l.placement.address());
-    return bytes[0] == l.pattern && bytes[l.placement.size / 2] == l.pattern &&
-           bytes[l.placement.size - 1] == l.pattern;
-  };
-  for (int step = 0; step < 1500; ++step) {
-    if (live.size() < 24 && rng() % 2 == 0) {
-      const Placement p =
-          arena.allocate((std::uint64_t{256} << (rng() % 14)) + rng() % 777, 256, true);
-      if (!p) continue;  // 64 MiB fills up now and then
-      const auto pattern = static_cast<std::uint8_t>(step);
-      std::memset(reinterpret_cast<void*>(p.address()), pattern, p.size);
-      live.push_back({p, pattern});
-    } else if (!live.empty()) {
-      const std::size_t k = rng() % live.size();
-      ASSERT_TRUE(check(live[k])) << "step " << step;
-      arena.deallocate(live[k].placement);
-      live[k] = live.back();
-      live.pop_back();
+  // With pages one by one, and in pieces of several pages (as the stream allocator makes).
+  for (const std::uint64_t piece_pages : {1U, 3U, 512U}) {
+    SCOPED_TRACE(fmt::format("max_piece_pages {}", piece_pages));
+    HostDeviceConfig config = HostDeviceConfig::discrete_like(64 * kMiB, 4 * kMiB);
+    config.virtual_memory = true;
+    HostDevice device(config);
+    TestSource source(device, 64 * kMiB);
+    PageArenaAllocator arena(source,
+                             {.max_cached_fraction = 1.0 / 16, .max_piece_pages = piece_pages});
+    std::mt19937_64 rng(5);
+    struct Live {
+      Placement placement;
+      std::uint8_t pattern;
+    };
+    std::vector<Live> live;
+    const auto check = [](const Live& l) {
+      const auto* bytes = reinterpret_cast<const std::uint8_t*>(l.placement.address());
+      return bytes[0] == l.pattern && bytes[l.placement.size / 2] == l.pattern &&
+             bytes[l.placement.size - 1] == l.pattern;
+    };
+    for (int step = 0; step < 1500; ++step) {
+      if (live.size() < 24 && rng() % 2 == 0) {
+        const Placement p =
+            arena.allocate((std::uint64_t{256} << (rng() % 14)) + rng() % 777, 256, true);
+        if (!p) continue;  // 64 MiB fills up now and then
+        const auto pattern = static_cast<std::uint8_t>(step);
+        std::memset(reinterpret_cast<void*>(p.address()), pattern, p.size);
+        live.push_back({p, pattern});
+      } else if (!live.empty()) {
+        const std::size_t k = rng() % live.size();
+        ASSERT_TRUE(check(live[k])) << "step " << step;
+        arena.deallocate(live[k].placement);
+        live[k] = live.back();
+        live.pop_back();
+      }
     }
+    for (const Live& l : live) {
+      EXPECT_TRUE(check(l));
+      arena.deallocate(l.placement);
+    }
+    EXPECT_GT(arena.page_counters().stolen, 0u);
+    EXPECT_EQ(arena.validate(), "");
+    arena.trim();
+    EXPECT_EQ(device.query_heap(0).usage, 0u);
   }
-  for (const Live& l : live) {
-    EXPECT_TRUE(check(l));
-    arena.deallocate(l.placement);
-  }
-  EXPECT_GT(arena.page_counters().stolen, 0u);
-  EXPECT_EQ(arena.validate(), "");
-  arena.trim();
-  EXPECT_EQ(device.query_heap(0).usage, 0u);
 }
 #endif
 

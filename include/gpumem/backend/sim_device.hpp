@@ -6,18 +6,19 @@
 // cannot be mapped; copies complete at once without moving anything.
 //
 // It also models virtual memory management (virtual_memory(), on unless the config turns it
-// off): reservations are address ranges cut from the same space as blocks, physical pages count
-// against the same capacity, and every misuse a driver would reject (mapping outside a
-// reservation or over a mapped page, unmapping a hole, releasing a mapped page, unreserving with
-// pages mapped, releasing twice) throws InvalidArgument or InvalidHandle naming what and where.
-// vm_counters() tells tests and benchmarks how much driver work an allocator caused.
+// off): reservations are address ranges cut from the same space as blocks, physical memory
+// counts against the same capacity, and every misuse a driver would reject (mapping outside a
+// reservation or over a mapped page, unmapping where no piece starts, releasing mapped memory,
+// unreserving with pages mapped, releasing twice) throws InvalidArgument or InvalidHandle naming
+// what and where. vm_counters() tells tests and benchmarks how much driver work an allocator
+// caused.
 //
 //   gpumem::SimDevice device(gpumem::SimDeviceConfig::parse("capacity=80GiB,page=2MiB"));
 //   gpumem::RawBlock block = device.try_allocate_block(0, 3 * gpumem::kMiB, 256);  // 4 MiB taken
 //   gpumem::VirtualMemory& vm = *device.virtual_memory();
 //   std::uint64_t base = vm.reserve(0, 64 * gpumem::kMiB);
-//   vm.map(0, base, vm.try_create_page(0));  // 2 MiB more of the capacity taken
-//   std::uint64_t maps = device.vm_counters().maps;  // 1
+//   vm.map(0, base, vm.try_create(0, 2));  // 4 MiB more of the capacity taken
+//   std::uint64_t maps = device.vm_counters().piece_maps;  // 1 (2 pages: maps == 2)
 //
 // Thread safety: every method may be called from several threads at once.
 #pragma once
@@ -48,13 +49,20 @@ struct SimDeviceConfig {
 struct SimVmCounters {
   std::uint64_t reserves = 0;
   std::uint64_t unreserves = 0;
+  // Pieces of physical memory created and released (a cuMemCreate and a cuMemRelease each on
+  // CUDA, whatever their size), and the pages they held.
+  std::uint64_t creations = 0;
+  std::uint64_t releases = 0;
   std::uint64_t page_creations = 0;
   std::uint64_t page_releases = 0;
-  // Pages mapped and unmapped (a run refused midway counts the pages it undid both ways).
+  // Pieces mapped and unmapped (what CUDA's cuMemMap, cuMemSetAccess and cuMemUnmap cost is
+  // per), and the pages they covered (a run refused midway counts what it undid both ways).
+  std::uint64_t piece_maps = 0;
+  std::uint64_t piece_unmaps = 0;
   std::uint64_t maps = 0;
   std::uint64_t unmaps = 0;
-  // Calls that mapped or unmapped them: a run of pages is one call (map_run, unmap_run), as it
-  // is one cuMemSetAccess or one cuMemUnmap on CUDA (whose cost is per page all the same).
+  // Calls that mapped or unmapped them: a run of pieces is one call (map_run, unmap_run), as it
+  // is one cuMemSetAccess or one cuMemUnmap on CUDA.
   std::uint64_t map_calls = 0;
   std::uint64_t unmap_calls = 0;
 

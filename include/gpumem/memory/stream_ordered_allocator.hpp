@@ -59,6 +59,7 @@
 #include "gpumem/core/category.hpp"
 #include "gpumem/core/error.hpp"
 #include "gpumem/core/metrics.hpp"
+#include "gpumem/core/units.hpp"
 #include "gpumem/memory/heap_allocator.hpp"
 #include "gpumem/memory/heap_governor.hpp"
 
@@ -82,6 +83,11 @@ struct StreamAllocatorOptions {
   // streams. 1 (the most) moves almost never, as cudaMallocAsync never does, for a higher peak
   // reserved; docs/PERFORMANCE.md has the measured trade-off.
   double idle_slack_fraction = 1.0;
+  // Arena only: the largest piece of physical memory made at once (ArenaOptions::max_piece_pages,
+  // in bytes; at least one page). Large pieces make a heap that grows from empty fast, since the
+  // driver charges per piece (~50 us on an H200 whatever its size), at some cost in footprint:
+  // a piece goes back or moves only whole. docs/PERFORMANCE.md has the measured trade-off.
+  std::uint64_t max_piece_bytes = 1 * kGiB;
   // What the allocations are counted as in the metrics.
   Category category = Category::Buffer;
 };

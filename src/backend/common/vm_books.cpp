@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "gpumem/core/error.hpp"
 #include "gpumem/core/units.hpp"
 
@@ -10,6 +12,11 @@ namespace {
 
 constexpr std::uint64_t kChunkShift = 12;  // 4096 page slots per chunk
 constexpr std::uint64_t kChunkSlots = std::uint64_t{1} << kChunkShift;
+
+// Set in a page's slot on every page of a piece after its first: unmapping starts only where a
+// piece does. Ids keep it clear (generations are 31 bits).
+constexpr std::uint64_t kContinued = std::uint64_t{1} << 63;
+constexpr std::uint32_t kGenerationMask = 0x7fff'ffffu;
 
 std::uint32_t record_index(std::uint64_t id) {
   return static_cast<std::uint32_t>(id & 0xffff'ffffu) - 1;
@@ -75,59 +82,76 @@ void VmBooks::remove_reservation(std::uint32_t heap, std::uint64_t base, std::ui
   unreserves_.fetch_add(1, std::memory_order_relaxed);
 }
 
-PhysicalPage VmBooks::add_page(std::uint32_t heap, std::uint64_t backing) {
+void VmBooks::check_piece_size(std::uint32_t heap, std::uint64_t pages,
+                               const char* operation) const {
+  check_heap(heap, operation);
+  const std::uint64_t heap_pages = info_.heaps[heap].size / page_size_;
+  if (pages == 0 || pages > std::max<std::uint64_t>(heap_pages, 1)) {
+    throw InvalidArgument(fmt::format(
+        "{} device '{}': {} of {} page(s) on heap '{}': a piece holds 1 to {} pages of {}",
+        info_.backend, info_.name, operation, pages, info_.heaps[heap].name,
+        std::max<std::uint64_t>(heap_pages, 1), format_bytes(page_size_)));
+  }
+}
+
+PhysicalMemory VmBooks::add_memory(std::uint32_t heap, std::uint64_t pages, std::uint64_t backing) {
   std::lock_guard lock(mutex_);
   std::uint32_t index = 0;
   if (free_records_.empty()) {
-    index = static_cast<std::uint32_t>(pages_.size());
-    pages_.emplace_back();
+    index = static_cast<std::uint32_t>(records_.size());
+    records_.emplace_back();
   } else {
     index = free_records_.back();
     free_records_.pop_back();
   }
-  PageRecord& p = pages_[index];
-  ++p.generation;
-  p.backing = backing;
-  p.heap = heap;
-  p.mappings = 0;
-  p.live = true;
-  page_creations_.fetch_add(1, std::memory_order_relaxed);
-  return {.id = (std::uint64_t{p.generation} << 32) | (std::uint64_t{index} + 1)};
+  MemoryRecord& r = records_[index];
+  r.generation = (r.generation + 1) & kGenerationMask;
+  if (r.generation == 0) r.generation = 1;
+  r.backing = backing;
+  r.pages = pages;
+  r.heap = heap;
+  r.mappings = 0;
+  r.live = true;
+  creations_.fetch_add(1, std::memory_order_relaxed);
+  page_creations_.fetch_add(pages, std::memory_order_relaxed);
+  return {.id = (std::uint64_t{r.generation} << 32) | (std::uint64_t{index} + 1), .pages = pages};
 }
 
-std::uint32_t VmBooks::live_page(std::uint32_t heap, PhysicalPage page,
-                                 const char* operation) const {
-  const std::uint32_t index = record_index(page.id);
-  if (!page || index >= pages_.size() || !pages_[index].live ||
-      pages_[index].generation != static_cast<std::uint32_t>(page.id >> 32)) {
-    throw InvalidHandle(fmt::format(
-        "{} device '{}': {} of page {:#x}: not a live page (released already, or not created "
-        "by this device)",
-        info_.backend, info_.name, operation, page.id));
+std::uint32_t VmBooks::live_memory(std::uint32_t heap, PhysicalMemory memory,
+                                   const char* operation) const {
+  const std::uint32_t index = record_index(memory.id);
+  if (!memory || index >= records_.size() || !records_[index].live ||
+      records_[index].generation != static_cast<std::uint32_t>(memory.id >> 32) ||
+      records_[index].pages != memory.pages) {
+    throw InvalidHandle(
+        fmt::format("{} device '{}': {} of memory {:#x} ({} page(s)): not live memory of that size "
+                    "(released already, not created by this device, or created with another size)",
+                    info_.backend, info_.name, operation, memory.id, memory.pages));
   }
-  if (pages_[index].heap != heap) {
-    throw InvalidArgument(
-        fmt::format("{} device '{}': {} of page {:#x} on heap '{}': the page belongs to heap '{}'",
-                    info_.backend, info_.name, operation, page.id, info_.heaps[heap].name,
-                    info_.heaps[pages_[index].heap].name));
+  if (records_[index].heap != heap) {
+    throw InvalidArgument(fmt::format(
+        "{} device '{}': {} of memory {:#x} on heap '{}': the memory belongs to heap '{}'",
+        info_.backend, info_.name, operation, memory.id, info_.heaps[heap].name,
+        info_.heaps[records_[index].heap].name));
   }
   return index;
 }
 
-std::uint64_t VmBooks::remove_page(std::uint32_t heap, PhysicalPage page) {
-  check_heap(heap, "release_page");
+std::uint64_t VmBooks::remove_memory(std::uint32_t heap, PhysicalMemory memory) {
+  check_heap(heap, "release");
   std::lock_guard lock(mutex_);
-  PageRecord& p = pages_[live_page(heap, page, "release_page")];
-  if (p.mappings != 0) {
+  MemoryRecord& r = records_[live_memory(heap, memory, "release")];
+  if (r.mappings != 0) {
     throw InvalidArgument(fmt::format(
-        "{} device '{}': release_page of page {:#x} on heap '{}' while it is still mapped at {} "
+        "{} device '{}': release of memory {:#x} on heap '{}' while it is still mapped at {} "
         "address(es); unmap it first",
-        info_.backend, info_.name, page.id, info_.heaps[heap].name, p.mappings));
+        info_.backend, info_.name, memory.id, info_.heaps[heap].name, r.mappings));
   }
-  p.live = false;
-  free_records_.push_back(record_index(page.id));
-  page_releases_.fetch_add(1, std::memory_order_relaxed);
-  return p.backing;
+  r.live = false;
+  free_records_.push_back(record_index(memory.id));
+  releases_.fetch_add(1, std::memory_order_relaxed);
+  page_releases_.fetch_add(r.pages, std::memory_order_relaxed);
+  return r.backing;
 }
 
 VmBooks::ReservationMap::iterator VmBooks::reservation_at(std::uint32_t heap, std::uint64_t address,
@@ -161,50 +185,79 @@ std::uint64_t* VmBooks::slot(ReservationMap::iterator r, std::uint64_t address, 
 }
 
 VmBooks::MapTarget VmBooks::check_map(std::uint32_t heap, std::uint64_t address,
-                                      PhysicalPage page) {
+                                      PhysicalMemory memory) {
   const auto r = reservation_at(heap, address, "map");
-  const std::uint32_t record = live_page(heap, page, "map");
-  std::uint64_t* s = slot(r, address, true);
-  if (*s != 0) {
+  const std::uint32_t record = live_memory(heap, memory, "map");
+  const std::uint64_t bytes = memory.pages * page_size_;
+  if (r->second.size - (address - r->first) < bytes) {
     throw InvalidArgument(fmt::format(
-        "{} device '{}': map of page {:#x} at {:#x} on heap '{}': page {:#x} is mapped there "
-        "already; unmap it first",
-        info_.backend, info_.name, page.id, address, info_.heaps[heap].name, *s));
+        "{} device '{}': map of memory {:#x} ({}) at {:#x} on heap '{}': it runs past the end "
+        "of the reservation at {:#x} (+{})",
+        info_.backend, info_.name, memory.id, format_bytes(bytes), address, info_.heaps[heap].name,
+        r->first, format_bytes(r->second.size)));
   }
-  return {{r, s}, record};
+  // Chunks are made here, so that recording the mapping cannot fail.
+  for (std::uint64_t at = address; at < address + bytes; at += page_size_) {
+    if (const std::uint64_t* s = slot(r, at, true); *s != 0) {
+      throw InvalidArgument(fmt::format(
+          "{} device '{}': map of memory {:#x} at {:#x} on heap '{}': memory {:#x} is mapped at "
+          "{:#x} already; unmap it first",
+          info_.backend, info_.name, memory.id, address, info_.heaps[heap].name, *s & ~kContinued,
+          at));
+    }
+  }
+  return {.reservation = r, .address = address, .record = record};
 }
 
-void VmBooks::commit_map(const MapTarget& target, PhysicalPage page) noexcept {
-  *target.slot = page.id;
-  ++pages_[target.record].mappings;
-  ++target.reservation->second.mapped;
-  maps_.fetch_add(1, std::memory_order_relaxed);
+void VmBooks::commit_map(const MapTarget& target, PhysicalMemory memory) noexcept {
+  for (std::uint64_t i = 0; i < memory.pages; ++i) {
+    *slot(target.reservation, target.address + i * page_size_, false) =
+        memory.id | (i == 0 ? 0 : kContinued);
+  }
+  ++records_[target.record].mappings;
+  target.reservation->second.mapped += memory.pages;
+  piece_maps_.fetch_add(1, std::memory_order_relaxed);
+  maps_.fetch_add(memory.pages, std::memory_order_relaxed);
 }
 
-VmBooks::SlotRef VmBooks::check_unmap(std::uint32_t heap, std::uint64_t address) {
+VmBooks::UnmapTarget VmBooks::check_unmap(std::uint32_t heap, std::uint64_t address) {
   const auto r = reservation_at(heap, address, "unmap");
-  std::uint64_t* s = slot(r, address, false);
+  const std::uint64_t* s = slot(r, address, false);
   if (s == nullptr || *s == 0) {
     throw InvalidArgument(fmt::format(
         "{} device '{}': unmap at {:#x} on heap '{}': nothing is mapped there (a hole in the "
         "reservation at {:#x})",
         info_.backend, info_.name, address, info_.heaps[heap].name, r->first));
   }
-  return {r, s};
+  if ((*s & kContinued) != 0) {
+    throw InvalidArgument(fmt::format(
+        "{} device '{}': unmap at {:#x} on heap '{}': memory {:#x} is mapped there, but its "
+        "mapping starts before that address; a piece is unmapped whole, from its start",
+        info_.backend, info_.name, address, info_.heaps[heap].name, *s & ~kContinued));
+  }
+  return {.reservation = r, .address = address, .record = record_index(*s)};
 }
 
-void VmBooks::commit_unmap(const SlotRef& target) noexcept {
-  --pages_[record_index(*target.slot)].mappings;
-  *target.slot = 0;
-  --target.reservation->second.mapped;
-  unmaps_.fetch_add(1, std::memory_order_relaxed);
+void VmBooks::commit_unmap(const UnmapTarget& target) noexcept {
+  MemoryRecord& record = records_[target.record];
+  for (std::uint64_t i = 0; i < record.pages; ++i) {
+    *slot(target.reservation, target.address + i * page_size_, false) = 0;
+  }
+  --record.mappings;
+  target.reservation->second.mapped -= record.pages;
+  piece_unmaps_.fetch_add(1, std::memory_order_relaxed);
+  unmaps_.fetch_add(record.pages, std::memory_order_relaxed);
 }
 
 SimVmCounters VmBooks::counts() const noexcept {
   return {.reserves = reserves_.load(std::memory_order_relaxed),
           .unreserves = unreserves_.load(std::memory_order_relaxed),
+          .creations = creations_.load(std::memory_order_relaxed),
+          .releases = releases_.load(std::memory_order_relaxed),
           .page_creations = page_creations_.load(std::memory_order_relaxed),
           .page_releases = page_releases_.load(std::memory_order_relaxed),
+          .piece_maps = piece_maps_.load(std::memory_order_relaxed),
+          .piece_unmaps = piece_unmaps_.load(std::memory_order_relaxed),
           .maps = maps_.load(std::memory_order_relaxed),
           .unmaps = unmaps_.load(std::memory_order_relaxed),
           .map_calls = map_calls_.load(std::memory_order_relaxed),

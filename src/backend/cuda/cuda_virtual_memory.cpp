@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <iterator>
+#include <utility>
 #include <vector>
 
 #include "backend/cuda/cuda_check.hpp"
@@ -71,9 +73,9 @@ CudaVirtualMemory::~CudaVirtualMemory() {
     return;
   }
   for (const auto& [address, mapping] : mappings_) {
-    static_cast<void>(api_.mem_unmap(address, page_size_));
+    static_cast<void>(api_.mem_unmap(address, mapping.bytes));
   }
-  for (const auto& [id, page] : pages_) static_cast<void>(api_.mem_release(page.handle));
+  for (const auto& [id, memory] : memory_) static_cast<void>(api_.mem_release(memory.handle));
   for (const auto& [base, reservation] : reservations_) {
     static_cast<void>(api_.mem_address_free(base, reservation.size));
   }
@@ -139,47 +141,55 @@ void CudaVirtualMemory::unreserve(std::uint32_t heap, std::uint64_t base, std::u
                fmt::format("cuMemAddressFree({:#x}, {})", base, format_bytes(size)));
 }
 
-PhysicalPage CudaVirtualMemory::try_create_page(std::uint32_t heap) {
-  check_heap(heap, "try_create_page");
+PhysicalMemory CudaVirtualMemory::try_create(std::uint32_t heap, std::uint64_t pages) {
+  check_heap(heap, "try_create");
+  const std::uint64_t heap_pages = std::max<std::uint64_t>(info_.heaps[0].size / page_size_, 1);
+  if (pages == 0 || pages > heap_pages) {
+    throw InvalidArgument(fmt::format("{}: try_create of {} page(s): a piece holds 1 to {} pages",
+                                      where(), pages, heap_pages));
+  }
+  const std::uint64_t bytes = pages * page_size_;
   const ScopedDevice current(ordinal_, where());
   const CUmemAllocationProp prop = device_pages(ordinal_);
   CUmemGenericAllocationHandle handle = 0;
-  const CUresult r = api_.mem_create(&handle, page_size_, &prop, 0);
+  const CUresult r = api_.mem_create(&handle, bytes, &prop, 0);
   if (r == CUDA_ERROR_OUT_OF_MEMORY) return {};
-  check_driver(api_, r, where(), fmt::format("cuMemCreate({})", format_bytes(page_size_)));
+  check_driver(api_, r, where(), fmt::format("cuMemCreate({})", format_bytes(bytes)));
   std::lock_guard lock(mutex_);
-  const std::uint64_t id = next_page_id_++;
-  pages_.emplace(id, Page{.handle = handle, .mappings = 0});
-  page_bytes_.fetch_add(page_size_, std::memory_order_relaxed);
-  return {.id = id};
+  const std::uint64_t id = next_memory_id_++;
+  memory_.emplace(id, Memory{.handle = handle, .pages = pages, .mappings = 0});
+  page_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+  return {.id = id, .pages = pages};
 }
 
-CudaVirtualMemory::Page& CudaVirtualMemory::live_page(PhysicalPage page, const char* operation) {
-  auto it = pages_.find(page.id);
-  if (it == pages_.end()) {
+CudaVirtualMemory::Memory& CudaVirtualMemory::live_memory(PhysicalMemory memory,
+                                                          const char* operation) {
+  auto it = memory_.find(memory.id);
+  if (it == memory_.end() || it->second.pages != memory.pages) {
     throw InvalidHandle(fmt::format(
-        "{}: {} of page {:#x}: not a live page (released already, or not created by this device)",
-        where(), operation, page.id));
+        "{}: {} of memory {:#x} ({} page(s)): not live memory of that size (released already, "
+        "not created by this device, or created with another size)",
+        where(), operation, memory.id, memory.pages));
   }
   return it->second;
 }
 
-void CudaVirtualMemory::release_page(std::uint32_t heap, PhysicalPage page) {
-  check_heap(heap, "release_page");
+void CudaVirtualMemory::release(std::uint32_t heap, PhysicalMemory memory) {
+  check_heap(heap, "release");
   CUmemGenericAllocationHandle handle = 0;
   {
     std::lock_guard lock(mutex_);
-    const Page& p = live_page(page, "release_page");
-    if (p.mappings != 0) {
+    const Memory& m = live_memory(memory, "release");
+    if (m.mappings != 0) {
       throw InvalidArgument(
-          fmt::format("{}: release_page of page {:#x} while it is mapped at {} address(es); unmap "
+          fmt::format("{}: release of memory {:#x} while it is mapped at {} address(es); unmap "
                       "it first",
-                      where(), page.id, p.mappings));
+                      where(), memory.id, m.mappings));
     }
-    handle = p.handle;
-    pages_.erase(page.id);
+    handle = m.handle;
+    memory_.erase(memory.id);
   }
-  page_bytes_.fetch_sub(page_size_, std::memory_order_relaxed);
+  page_bytes_.fetch_sub(memory.pages * page_size_, std::memory_order_relaxed);
   const ScopedDevice current(ordinal_, where());
   check_driver(api_, api_.mem_release(handle), where(), "cuMemRelease");
 }
@@ -200,29 +210,52 @@ std::map<std::uint64_t, CudaVirtualMemory::Reservation>::iterator CudaVirtualMem
                                     operation, address));
 }
 
-void CudaVirtualMemory::map(std::uint32_t heap, std::uint64_t address, PhysicalPage page) {
-  map_run(heap, address, std::span(&page, 1));
+void CudaVirtualMemory::map(std::uint32_t heap, std::uint64_t address, PhysicalMemory memory) {
+  map_run(heap, address, std::span(&memory, 1));
 }
 
 std::vector<CUmemGenericAllocationHandle> CudaVirtualMemory::claim_mappings(
-    std::uint64_t address, std::span<const PhysicalPage> pages) {
+    std::uint64_t address, std::span<const PhysicalMemory> pieces) {
   std::vector<CUmemGenericAllocationHandle> handles;
-  handles.reserve(pages.size());
+  handles.reserve(pieces.size());
+  std::uint64_t at = address;
   try {
-    for (const PhysicalPage page : pages) {
-      const std::uint64_t at = address + handles.size() * page_size_;
+    for (const PhysicalMemory piece : pieces) {
+      Memory& m = live_memory(piece, "map");
+      const std::uint64_t bytes = piece.pages * page_size_;
       const auto reservation = reservation_at(at, "map");
-      Page& p = live_page(page, "map");
-      if (const auto it = mappings_.find(at); it != mappings_.end()) {
+      if (reservation->second.size - (at - reservation->first) < bytes) {
         throw InvalidArgument(fmt::format(
-            "{}: map of page {:#x} at {:#x}: page {:#x} is mapped there already; unmap it first",
-            where(), page.id, at, it->second.page));
+            "{}: map of memory {:#x} ({}) at {:#x}: it runs past the end of the reservation at "
+            "{:#x} (+{})",
+            where(), piece.id, format_bytes(bytes), at, reservation->first,
+            format_bytes(reservation->second.size)));
       }
-      // Claimed before the driver call, so that no other thread maps here or releases the page.
-      mappings_.emplace(at, Mapping{.page = page.id, .reservation = reservation->first});
-      ++p.mappings;
+      // Mappings do not overlap: the one starting next must start past this piece, the one
+      // before must end by its start.
+      const auto next = mappings_.lower_bound(at);
+      const auto overlap = [&]() -> const std::pair<const std::uint64_t, Mapping>* {
+        if (next != mappings_.end() && next->first < at + bytes) return &*next;
+        if (next != mappings_.begin()) {
+          const auto before = std::prev(next);
+          if (before->first + before->second.bytes > at) return &*before;
+        }
+        return nullptr;
+      }();
+      if (overlap != nullptr) {
+        throw InvalidArgument(fmt::format(
+            "{}: map of memory {:#x} ({}) at {:#x}: memory {:#x} is mapped at {:#x} (+{}) "
+            "already; unmap it first",
+            where(), piece.id, format_bytes(bytes), at, overlap->second.memory, overlap->first,
+            format_bytes(overlap->second.bytes)));
+      }
+      // Claimed before the driver call, so that no other thread maps here or releases the memory.
+      mappings_.emplace(
+          at, Mapping{.memory = piece.id, .bytes = bytes, .reservation = reservation->first});
+      ++m.mappings;
       ++reservation->second.mapped;
-      handles.push_back(p.handle);
+      handles.push_back(m.handle);
+      at += bytes;
     }
   } catch (...) {
     drop_mappings(address, handles.size());
@@ -232,31 +265,34 @@ std::vector<CUmemGenericAllocationHandle> CudaVirtualMemory::claim_mappings(
 }
 
 void CudaVirtualMemory::drop_mappings(std::uint64_t address, std::size_t count) {
+  std::uint64_t at = address;
   for (std::size_t i = 0; i < count; ++i) {
-    const auto it = mappings_.find(address + i * page_size_);
-    --pages_.at(it->second.page).mappings;
+    const auto it = mappings_.find(at);
+    at += it->second.bytes;
+    --memory_.at(it->second.memory).mappings;
     --reservations_.at(it->second.reservation).mapped;
     mappings_.erase(it);
   }
 }
 
 void CudaVirtualMemory::map_run(std::uint32_t heap, std::uint64_t address,
-                                std::span<const PhysicalPage> pages) {
+                                std::span<const PhysicalMemory> pieces) {
   check_heap(heap, "map");
-  if (pages.empty()) return;
+  if (pieces.empty()) return;
   std::vector<CUmemGenericAllocationHandle> handles;
   {
     std::lock_guard lock(mutex_);
-    handles = claim_mappings(address, pages);
+    handles = claim_mappings(address, pieces);
   }
-  const std::uint64_t run = pages.size() * page_size_;
+  std::uint64_t run = 0;
   std::size_t mapped = 0;
   try {
     const ScopedDevice current(ordinal_, where());
     for (; mapped < handles.size(); ++mapped) {
-      const std::uint64_t at = address + mapped * page_size_;
-      check_driver(api_, api_.mem_map(at, page_size_, 0, handles[mapped], 0), where(),
-                   fmt::format("cuMemMap({:#x})", at));
+      const std::uint64_t bytes = pieces[mapped].pages * page_size_;
+      check_driver(api_, api_.mem_map(address + run, bytes, 0, handles[mapped], 0), where(),
+                   fmt::format("cuMemMap({:#x}, {})", address + run, format_bytes(bytes)));
+      run += bytes;
     }
     // Held from reading the accessors to setting them, so a peer granted meanwhile is not missed.
     std::lock_guard access_lock(access_mutex_);
@@ -264,16 +300,21 @@ void CudaVirtualMemory::map_run(std::uint32_t heap, std::uint64_t address,
     check_driver(api_, api_.mem_set_access(address, run, access.data(), access.size()), where(),
                  fmt::format("cuMemSetAccess({:#x}, {})", address, format_bytes(run)));
   } catch (...) {
+    std::uint64_t at = address;
     for (std::size_t i = 0; i < mapped; ++i) {
-      static_cast<void>(api_.mem_unmap(address + i * page_size_, page_size_));
+      const std::uint64_t bytes = pieces[i].pages * page_size_;
+      static_cast<void>(api_.mem_unmap(at, bytes));
+      at += bytes;
     }
     std::lock_guard lock(mutex_);
-    drop_mappings(address, pages.size());
+    drop_mappings(address, pieces.size());
     throw;
   }
   std::lock_guard lock(mutex_);
-  for (std::size_t i = 0; i < pages.size(); ++i) {
-    mappings_.at(address + i * page_size_).settled = true;
+  for (std::uint64_t at = address; at < address + run;) {
+    Mapping& m = mappings_.at(at);
+    m.settled = true;
+    at += m.bytes;
   }
 }
 
@@ -296,61 +337,68 @@ void CudaVirtualMemory::grant_peer_access(int peer) {
   }
   std::lock_guard access_lock(access_mutex_);
   peers_ |= std::uint64_t{1} << peer;
-  std::vector<std::uint64_t> mapped;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> mapped;  // address, bytes
   {
     std::lock_guard lock(mutex_);
     for (const auto& [address, mapping] : mappings_) {
-      if (mapping.settled) mapped.push_back(address);
+      if (mapping.settled) mapped.emplace_back(address, mapping.bytes);
     }
   }
   // Pages still in map() get the new list there (it waits for access_mutex_); pages unmapped
   // meanwhile make the driver refuse, which only means there is nothing to grant.
   const std::vector<CUmemAccessDesc> access = accessors();
   const ScopedDevice current(ordinal_, where());
-  for (const std::uint64_t address : mapped) {
-    static_cast<void>(api_.mem_set_access(address, page_size_, access.data(), access.size()));
+  for (const auto& [address, bytes] : mapped) {
+    static_cast<void>(api_.mem_set_access(address, bytes, access.data(), access.size()));
   }
 }
 
 void CudaVirtualMemory::unmap(std::uint32_t heap, std::uint64_t address) {
-  PhysicalPage page;
+  PhysicalMemory memory;
   {
     std::lock_guard lock(mutex_);
     const auto it = mappings_.find(address);
     if (it == mappings_.end()) {
       reservation_at(address, "unmap");  // names a bad address or one outside reservations
-      throw InvalidArgument(
-          fmt::format("{}: unmap at {:#x}: no page is mapped there", where(), address));
+      throw InvalidArgument(fmt::format(
+          "{}: unmap at {:#x}: no mapping starts there (a piece is unmapped whole, from its "
+          "start)",
+          where(), address));
     }
-    page.id = it->second.page;
+    memory = {.id = it->second.memory, .pages = it->second.bytes / page_size_};
   }
-  unmap_run(heap, address, std::span(&page, 1));
+  unmap_run(heap, address, std::span(&memory, 1));
 }
 
 void CudaVirtualMemory::unmap_run(std::uint32_t heap, std::uint64_t address,
-                                  std::span<const PhysicalPage> pages) {
+                                  std::span<const PhysicalMemory> pieces) {
   check_heap(heap, "unmap");
-  if (pages.empty()) return;
+  if (pieces.empty()) return;
   const auto set_settled = [&](std::size_t count, bool settled) {
+    std::uint64_t at = address;
     for (std::size_t i = 0; i < count; ++i) {
-      mappings_.at(address + i * page_size_).settled = settled;
+      Mapping& m = mappings_.at(at);
+      m.settled = settled;
+      at += m.bytes;
     }
   };
+  std::uint64_t run = 0;
   {
     std::lock_guard lock(mutex_);
-    for (std::size_t i = 0; i < pages.size(); ++i) {
-      const std::uint64_t at = address + i * page_size_;
+    for (std::size_t i = 0; i < pieces.size(); ++i) {
+      const std::uint64_t at = address + run;
       const auto it = mappings_.find(at);
       std::string why;
       if (it == mappings_.end()) {
         set_settled(i, true);
         reservation_at(at, "unmap");  // names a bad address or one outside reservations
         throw InvalidArgument(
-            fmt::format("{}: unmap at {:#x}: no page is mapped there", where(), at));
+            fmt::format("{}: unmap at {:#x}: no mapping starts there", where(), at));
       }
-      if (it->second.page != pages[i].id) {
-        why =
-            fmt::format("page {:#x} is mapped there, not page {:#x}", it->second.page, pages[i].id);
+      if (it->second.memory != pieces[i].id || it->second.bytes != pieces[i].pages * page_size_) {
+        why = fmt::format("memory {:#x} ({}) is mapped there, not memory {:#x} ({} page(s))",
+                          it->second.memory, format_bytes(it->second.bytes), pieces[i].id,
+                          pieces[i].pages);
       } else if (!it->second.settled) {
         why = "another thread is mapping or unmapping there";
       }
@@ -359,20 +407,20 @@ void CudaVirtualMemory::unmap_run(std::uint32_t heap, std::uint64_t address,
         throw InvalidArgument(fmt::format("{}: unmap at {:#x}: {}", where(), at, why));
       }
       it->second.settled = false;
+      run += it->second.bytes;
     }
   }
-  const std::uint64_t run = pages.size() * page_size_;
   try {
     const ScopedDevice current(ordinal_, where());
     check_driver(api_, api_.mem_unmap(address, run), where(),
                  fmt::format("cuMemUnmap({:#x}, {})", address, format_bytes(run)));
   } catch (...) {
     std::lock_guard lock(mutex_);
-    set_settled(pages.size(), true);
+    set_settled(pieces.size(), true);
     throw;
   }
   std::lock_guard lock(mutex_);
-  drop_mappings(address, pages.size());
+  drop_mappings(address, pieces.size());
 }
 
 }  // namespace gpumem::detail

@@ -1,19 +1,20 @@
 // Virtual memory management for the host backend, with real bytes, the way CUDA VMM works:
-// a reservation is a range of addresses mapped PROT_NONE, a physical page is a page-sized
-// offset in a memory file of its heap (memfd), and mapping a page maps that piece of the file
-// at an address of a reservation, shared, so one page mapped at two addresses shows the same
-// bytes at both. Pages count against the heap's capacity, the one its blocks count against;
+// a reservation is a range of addresses mapped PROT_NONE, a piece of physical memory is a range
+// of whole pages in a memory file of its heap (memfd), and mapping it maps that range of the file
+// at an address of a reservation, shared, so memory mapped at two addresses shows the same bytes
+// at both. Memory counts against the heap's capacity, the one its blocks count against;
 // VmBooks refuses every misuse a driver would. Linux only (memfd_create).
 //
 //   detail::HostVirtualMemory vm(info, ledger);
 //   std::uint64_t base = vm.reserve(0, 64 * kMiB);
-//   vm.map(0, base, vm.try_create_page(0));
+//   vm.map(0, base, vm.try_create(0, 1));
 //   std::memset(reinterpret_cast<void*>(base), 1, vm.page_size(0));
 //
 // Thread safety: every method may be called from several threads at once.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <vector>
 
@@ -36,23 +37,26 @@ class HostVirtualMemory final : public VirtualMemory {
   std::uint64_t page_size(std::uint32_t heap) const override;
   std::uint64_t reserve(std::uint32_t heap, std::uint64_t size) override;
   void unreserve(std::uint32_t heap, std::uint64_t base, std::uint64_t size) override;
-  PhysicalPage try_create_page(std::uint32_t heap) override;
-  void release_page(std::uint32_t heap, PhysicalPage page) override;
-  void map(std::uint32_t heap, std::uint64_t address, PhysicalPage page) override;
+  PhysicalMemory try_create(std::uint32_t heap, std::uint64_t pages) override;
+  void release(std::uint32_t heap, PhysicalMemory memory) override;
+  void map(std::uint32_t heap, std::uint64_t address, PhysicalMemory memory) override;
   void unmap(std::uint32_t heap, std::uint64_t address) override;
 
  private:
-  // A heap's memory file: sparse, as long as the heap, opened on first use. Released pages
-  // get their memory punched out and their offsets reused.
+  // A heap's memory file: sparse, opened on first use, as long as the heap to start with and
+  // longer when its free ranges are too scattered for a piece. Released memory gets punched
+  // out and its range reused (first fit; neighbouring free ranges merge).
   struct HeapFile {
     int fd = -1;
-    std::uint64_t next_offset = 0;
-    std::vector<std::uint64_t> free_offsets;
+    std::uint64_t length = 0;
+    std::map<std::uint64_t, std::uint64_t> free;  // offset -> bytes
   };
 
-  // The offset of a page-sized piece of the heap's file, or nullopt-like UINT64_MAX when the
-  // file cannot be opened. files_mutex_ must be held.
-  std::uint64_t take_offset(std::uint32_t heap);
+  // The offset of `bytes` free bytes of the heap's file, or UINT64_MAX when the file cannot be
+  // opened or made longer. files_mutex_ must be held.
+  std::uint64_t take_range(std::uint32_t heap, std::uint64_t bytes);
+  // Gives a range back to the file's free ones. files_mutex_ must be held.
+  static void give_range(HeapFile& file, std::uint64_t offset, std::uint64_t bytes);
 
   const DeviceInfo& info_;
   BlockLedger& ledger_;

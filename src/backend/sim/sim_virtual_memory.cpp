@@ -19,43 +19,56 @@ void SimVirtualMemory::unreserve(std::uint32_t heap, std::uint64_t base, std::ui
   spaces_[heap]->give(base, size);
 }
 
-PhysicalPage SimVirtualMemory::try_create_page(std::uint32_t heap) {
-  books_.check_heap(heap, "try_create_page");
-  if (!ledger_.try_take(heap, books_.page_size())) return {};
-  return books_.add_page(heap, 0);
+PhysicalMemory SimVirtualMemory::try_create(std::uint32_t heap, std::uint64_t pages) {
+  books_.check_piece_size(heap, pages, "try_create");
+  if (!ledger_.try_take(heap, pages * books_.page_size())) return {};
+  return books_.add_memory(heap, pages, 0);
 }
 
-void SimVirtualMemory::release_page(std::uint32_t heap, PhysicalPage page) {
-  books_.remove_page(heap, page);
-  ledger_.give_back(heap, books_.page_size());
+void SimVirtualMemory::release(std::uint32_t heap, PhysicalMemory memory) {
+  books_.remove_memory(heap, memory);
+  ledger_.give_back(heap, memory.pages * books_.page_size());
 }
 
-void SimVirtualMemory::map(std::uint32_t heap, std::uint64_t address, PhysicalPage page) {
-  books_.map(heap, address, page, [](std::uint64_t) {});
+void SimVirtualMemory::map(std::uint32_t heap, std::uint64_t address, PhysicalMemory memory) {
+  books_.map(heap, address, memory, [](std::uint64_t) {});
   books_.count_call(true);
 }
 
 void SimVirtualMemory::unmap(std::uint32_t heap, std::uint64_t address) {
-  books_.unmap(heap, address, [] {});
+  books_.unmap(heap, address, [](std::uint64_t) {});
   books_.count_call(false);
 }
 
 void SimVirtualMemory::map_run(std::uint32_t heap, std::uint64_t address,
-                               std::span<const PhysicalPage> pages) {
+                               std::span<const PhysicalMemory> pieces) {
   const std::uint64_t size = books_.page_size();
+  std::uint64_t at = address;
   for_each_or_undo(
-      pages.size(),
-      [&](std::size_t i) { books_.map(heap, address + i * size, pages[i], [](std::uint64_t) {}); },
-      [&](std::size_t i) { books_.unmap(heap, address + i * size, [] {}); });
+      pieces.size(),
+      [&](std::size_t i) {
+        books_.map(heap, at, pieces[i], [](std::uint64_t) {});
+        at += pieces[i].pages * size;
+      },
+      [&](std::size_t i) {
+        books_.unmap(heap, start_of(address, pieces, i, size), [](std::uint64_t) {});
+      });
   books_.count_call(true);
 }
 
 void SimVirtualMemory::unmap_run(std::uint32_t heap, std::uint64_t address,
-                                 std::span<const PhysicalPage> pages) {
+                                 std::span<const PhysicalMemory> pieces) {
   const std::uint64_t size = books_.page_size();
+  std::uint64_t at = address;
   for_each_or_undo(
-      pages.size(), [&](std::size_t i) { books_.unmap(heap, address + i * size, [] {}); },
-      [&](std::size_t i) { books_.map(heap, address + i * size, pages[i], [](std::uint64_t) {}); });
+      pieces.size(),
+      [&](std::size_t i) {
+        books_.unmap(heap, at, [](std::uint64_t) {});
+        at += pieces[i].pages * size;
+      },
+      [&](std::size_t i) {
+        books_.map(heap, start_of(address, pieces, i, size), pieces[i], [](std::uint64_t) {});
+      });
   books_.count_call(false);
 }
 
