@@ -11,7 +11,8 @@
 //
 // Environment: GPUMEM_TORCH_VMM=0 uses the pool over cudaMalloc instead of the arena;
 // GPUMEM_TORCH_RELEASE_THRESHOLD=<bytes> bounds the cache (default: keep everything);
-// GPUMEM_TORCH_IDLE_SLACK=<0..1> sets StreamAllocatorOptions::idle_slack_fraction.
+// GPUMEM_TORCH_IDLE_SLACK=<0..1> sets StreamAllocatorOptions::idle_slack_fraction;
+// GPUMEM_TORCH_MAX_PIECE=<bytes> sets StreamAllocatorOptions::max_piece_bytes.
 // Thread safety: every function may be called from any thread at once.
 #include <cuda_runtime_api.h>
 #include <fmt/format.h>
@@ -63,6 +64,10 @@ gpumem::CudaAllocatorOptions options_for(int device) {
   // NOLINTNEXTLINE(concurrency-mt-unsafe): see above
   if (const char* slack = std::getenv("GPUMEM_TORCH_IDLE_SLACK"); slack != nullptr) {
     o.stream.idle_slack_fraction = std::strtod(slack, nullptr);
+  }
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): see above
+  if (const char* piece = std::getenv("GPUMEM_TORCH_MAX_PIECE"); piece != nullptr) {
+    o.stream.max_piece_bytes = std::strtoull(piece, nullptr, 10);
   }
   return o;
 }
