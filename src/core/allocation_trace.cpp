@@ -361,8 +361,10 @@ class FileSink final : public Sink {
     }
   }
 
+  // Ends the gzip member, so that the file as it stands reads as a whole trace; the next write
+  // starts another member (zlib reads concatenated members as one stream).
   void flush() override {
-    if (gzflush(file_.get(), Z_SYNC_FLUSH) != Z_OK) throw_gz_write_error(file_.get(), path_);
+    if (gzflush(file_.get(), Z_FINISH) != Z_OK) throw_gz_write_error(file_.get(), path_);
   }
 
   void close() override {

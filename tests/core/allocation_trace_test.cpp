@@ -112,11 +112,12 @@ TEST_P(RealTraceTest, RoundTripsThroughGzipFile) {
 
 INSTANTIATE_TEST_SUITE_P(
     Shared, RealTraceTest,
-    ::testing::Values(RealTrace{"resnet50_train.trace.gz", "resnet50_train", 3'228, 6'456,
-                                5'879'357'852},
-                      RealTrace{"gpt2_train.trace.gz", "gpt2_train", 4'719, 9'438, 15'775'644'680},
-                      RealTrace{"llama_generate_kv.trace.gz", "llama_generate_kv", 275'229, 550'458,
-                                1'483'345'960}),
+    ::testing::Values(
+        RealTrace{"resnet50_train.trace.gz", "resnet50_train", 3'228, 6'456, 5'879'357'852},
+        RealTrace{"gpt2_train.trace.gz", "gpt2_train", 4'719, 9'438, 15'775'644'680},
+        RealTrace{"llama_generate_kv.trace.gz", "llama_generate_kv", 275'229, 550'458,
+                  1'483'345'960},
+        RealTrace{"mlp_train_small.trace.gz", "mlp_train_small", 8'123, 16'246, 490'672'332}),
     [](const auto& test) { return std::string(test.param.name); });
 
 // --- Parsing ---------------------------------------------------------------------------------
@@ -409,6 +410,23 @@ TEST(TraceRecorder, FlushMakesRecordsVisible) {
   recorder.on_free(1);
   recorder.finish();
   EXPECT_EQ(read_trace(dir / "live.trace").events.size(), 2u);
+}
+
+TEST(TraceRecorder, FlushMakesACompressedFileReadableWhileRecordingGoesOn) {
+  TempDir dir;
+  TraceRecorder recorder(dir / "live.trace.gz", "live");
+  recorder.on_allocate(1, 64);
+  recorder.on_allocate(2, 128);
+  recorder.flush();
+  EXPECT_EQ(read_trace(dir / "live.trace.gz").events.size(), 2u);
+  recorder.on_free(1);
+  recorder.flush();
+  recorder.on_free(2);
+  recorder.finish();
+  const Trace trace = read_trace(dir / "live.trace.gz");
+  EXPECT_EQ(trace.events, (std::vector<TraceEvent>{TraceEvent::allocate(1, 64, 0),
+                                                   TraceEvent::allocate(2, 128, 0),
+                                                   TraceEvent::free(1), TraceEvent::free(2)}));
 }
 
 TEST(TraceRecorder, GzipFileFinishedByDestructor) {

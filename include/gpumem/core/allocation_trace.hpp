@@ -124,7 +124,8 @@ class TraceRecorder {
   void on_allocate(std::uint64_t id, std::uint64_t bytes, std::uint64_t stream = 0);
   void on_free(std::uint64_t id);
 
-  // Writes buffered records to the sink and flushes it. Throws Error when the write fails.
+  // Writes buffered records to the sink and flushes it: a file, compressed or not, then reads as
+  // a whole trace with what was recorded so far. Throws Error when the write fails.
   void flush();
   // Flushes and closes the sink; later events throw. Calling it again does nothing.
   void finish();
