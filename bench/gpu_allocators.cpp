@@ -1,9 +1,10 @@
 // GPU allocators side by side on one device: churn200k and the recorded traces replayed with
-// gpumem's stream-ordered allocator (arena on CUDA virtual memory with two idle-slack settings,
-// and its cudaMalloc pool fallback), cudaMalloc/cudaFree, and cudaMallocAsync/cudaFreeAsync on the
-// device's default pool with its release threshold at maximum. Each replay starts from an empty
-// pool; all on the legacy default stream, as the traces were recorded. Prints one JSON line per
-// replay, then a table of ns/op (wall time of the replay's events over their count; the median of
+// gpumem's stream-ordered allocator (arena on CUDA virtual memory with its defaults and with the
+// PyTorch plug-in's footprint-first settings, and its cudaMalloc pool fallback),
+// cudaMalloc/cudaFree, and cudaMallocAsync/cudaFreeAsync on the device's default pool with its
+// release threshold at maximum. Each replay starts from an empty pool; all on the legacy default
+// stream, as the traces were recorded. Prints one JSON line per replay, then a table of ns/op (wall
+// time of the replay's events over their count; the median of
 // --repeat runs) and peak reserved / peak live.
 //
 // PyTorch's caching allocator (c10 raw_alloc/raw_delete) joins them with --torch-caching LIB:
@@ -31,6 +32,7 @@
 
 #include "gpumem/core/allocation_trace.hpp"
 #include "gpumem/core/error.hpp"
+#include "gpumem/core/units.hpp"
 #include "gpumem/memory/cuda_stream_allocator.hpp"
 #include "gpumem/memory/page_arena_allocator.hpp"
 #include "gpumem/memory/trace_replay.hpp"
@@ -309,19 +311,21 @@ int run(int argc, char** argv) {
 
   std::vector<gpumem::ReplayPlan> plans;
   plans.push_back(gpumem::plan_replay(gpumem::builtin_trace("churn200k")));
-  for (const char* name : {"resnet50_train", "gpt2_train", "llama_generate_kv"}) {
+  for (const char* name :
+       {"resnet50_train", "gpt2_train", "llama_generate_kv", "mlp_train_small"}) {
     plans.push_back(
         gpumem::plan_replay(gpumem::read_trace(traces / (std::string(name) + ".trace.gz"))));
   }
 
   std::unique_ptr<gpumem::CudaStreamAllocator> g;
-  // The arena with its default idle slack (cached pages stay put, as cudaMallocAsync's do), with
-  // a slack of 1 % of the peak live bytes (pages move to keep the footprint near live), and the
-  // pool over cudaMalloc.
+  // The arena with its defaults (pieces of up to 1 GiB, idle memory stays put as
+  // cudaMallocAsync's does), with the PyTorch plug-in's footprint-first settings (pages of 2 MiB
+  // that move, no idle slack), and the pool over cudaMalloc.
   gpumem::CudaAllocatorOptions footprint;
-  footprint.stream.idle_slack_fraction = 0.01;
+  footprint.stream.idle_slack_fraction = 0.0;
+  footprint.stream.max_piece_bytes = 2 * gpumem::kMiB;
   std::vector<Allocator> allocators = {
-      gpumem_allocator("gpumem", {}, g), gpumem_allocator("gpumem-slack1%", footprint, g),
+      gpumem_allocator("gpumem", {}, g), gpumem_allocator("gpumem-footprint", footprint, g),
       gpumem_allocator("gpumem-pool", {.virtual_memory = false}, g),
       cuda_malloc_async_allocator(pool), cuda_malloc_allocator()};
   if (!torch_caching.empty()) allocators.push_back(torch_caching_allocator(torch_caching));

@@ -9,6 +9,7 @@ D=$PWD/.device/bundle
 export LD_LIBRARY_PATH=$D/lib
 mkdir -p /work && ln -sfn "$PWD" /work/main
 mkdir -p build && ln -sfn "$D/gpumem" build/gpumem  # where the tools tests run the CLI from
+export GPUMEM_TORCH_PLUGIN=$D/libgpumem_torch_alloc.so  # for the memory tests
 mkdir -p /tmp/icd; echo libnvidia-opencl.so.1 > /tmp/icd/nvidia.icd; export OCL_ICD_VENDORS=/tmp/icd
 export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 if compgen -G ".gl/*.deb" > /dev/null; then for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig; fi
