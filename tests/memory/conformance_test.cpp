@@ -24,16 +24,12 @@
 #include "gpumem/core/units.hpp"
 #include "gpumem/memory/manager.hpp"
 #include "support/backends.hpp"
-#include "support/log_capture.hpp"
 
 namespace gpumem {
 namespace {
 
 using ::testing::AllOf;
 using ::testing::HasSubstr;
-
-using test_support::Backend;
-using test_support::skip_reason;
 
 void fill(std::byte* bytes, std::uint64_t size, std::uint64_t seed) {
   for (std::uint64_t i = 0; i < size; ++i) {
@@ -54,21 +50,8 @@ Config with(AllocatorKind kind, Config c = {}) {
   return c;
 }
 
-class Conformance : public ::testing::TestWithParam<Backend> {
+class Conformance : public test_support::BackendTest {
  protected:
-  void SetUp() override {
-    if (const std::string why = skip_reason(GetParam().name); !why.empty()) {
-      GTEST_SKIP() << GetParam().name << ": " << why;
-    }
-    device_ = GetParam().open();
-  }
-  void TearDown() override {
-    // Vulkan's validation layer reports through gpumem's log.
-    for (const std::string& line : log_.lines) {
-      EXPECT_THAT(line, ::testing::Not(HasSubstr("validation:")));
-    }
-  }
-
   std::unique_ptr<Manager> manager(Config config) {
     return std::make_unique<Manager>(device_, std::move(config));
   }
@@ -103,9 +86,6 @@ class Conformance : public ::testing::TestWithParam<Backend> {
       return std::string("the backend has no bytes to read back: ") + e.what();
     }
   }
-
-  test_support::LogCapture log_;
-  std::shared_ptr<Device> device_;
 };
 
 TEST_P(Conformance, AllocatesAndFreesManySizesAndAlignments) {

@@ -2,10 +2,12 @@
 // memory conformance suite, the transfer suite). A backend is added with one line in backends();
 // where this build or machine lacks it, skip_reason() says why so the cases can GTEST_SKIP.
 //
+//   class MySuite : public test_support::BackendTest {};  // device_ open, or the case skipped
 //   INSTANTIATE_TEST_SUITE_P(Backends, MySuite, ::testing::ValuesIn(test_support::backends()),
 //                            test_support::backend_name);
 #pragma once
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -17,6 +19,7 @@
 #include "gpumem/backend/host_device.hpp"
 #include "gpumem/backend/registry.hpp"
 #include "gpumem/core/units.hpp"
+#include "support/log_capture.hpp"
 
 namespace gpumem::test_support {
 
@@ -58,5 +61,25 @@ inline std::string skip_reason(const std::string& backend) {
   }
   return "not in this build";
 }
+
+// The base of the per-backend suites: skips where the backend cannot run, opens its device, and
+// fails a case that made Vulkan's validation layer report (through gpumem's log).
+class BackendTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    if (const std::string why = skip_reason(GetParam().name); !why.empty()) {
+      GTEST_SKIP() << GetParam().name << ": " << why;
+    }
+    device_ = GetParam().open();
+  }
+  void TearDown() override {
+    for (const std::string& line : log_.lines) {
+      EXPECT_THAT(line, ::testing::Not(::testing::HasSubstr("validation:")));
+    }
+  }
+
+  LogCapture log_;
+  std::shared_ptr<Device> device_;
+};
 
 }  // namespace gpumem::test_support

@@ -17,7 +17,6 @@
 #include "support/backends.hpp"
 #include "support/device_patterns.hpp"
 #include "support/gated_device.hpp"
-#include "support/log_capture.hpp"
 #include "transfer/block_copier.hpp"
 
 // Skips a case whose backend has no bytes to transfer (see TransferTest::usable_manager).
@@ -41,19 +40,12 @@ inline std::vector<std::byte> pattern(std::size_t size, unsigned seed) {
   return bytes;
 }
 
-class TransferTest : public ::testing::TestWithParam<Backend> {
+class TransferTest : public BackendTest {
  protected:
   void SetUp() override {
-    if (const std::string why = skip_reason(GetParam().name); !why.empty()) {
-      GTEST_SKIP() << GetParam().name << ": " << why;
-    }
-    device_ = GetParam().open();
+    BackendTest::SetUp();
+    if (IsSkipped()) return;
     gate_ = std::make_shared<GatedDevice>(device_);
-  }
-  void TearDown() override {
-    for (const std::string& line : log_.lines) {  // Vulkan's validation layer logs here
-      EXPECT_THAT(line, ::testing::Not(::testing::HasSubstr("validation:")));
-    }
   }
 
   // A manager on the backend itself, or through the gate (copies complete when the case says).
@@ -123,9 +115,7 @@ class TransferTest : public ::testing::TestWithParam<Backend> {
                                                 bytes.size()));
   }
 
-  LogCapture log_;
   std::string skipped_;
-  std::shared_ptr<Device> device_;
   std::shared_ptr<GatedDevice> gate_;
 };
 
