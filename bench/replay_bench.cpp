@@ -10,18 +10,36 @@
 // per page whatever the calls, so the page counts predict the arena's GPU time, far better than
 // its time here.
 //
+// stream/<trace>/<backing>/{stream,bare} replay churn200k and llama_generate_kv through a
+// StreamOrderedAllocator on one stream (an ordering that does nothing: one stream records no
+// event) and, for comparison, through the same backing built with the options that allocator
+// gives it, driven by the same loop without the stream layer: the difference is what the stream
+// layer costs per event on the CPU.
+//
 //   ./build/bench/replay_bench --benchmark_filter='churn200k/.*/allocator'
+//   ./build/bench/replay_bench --benchmark_filter='stream/' --benchmark_repetitions=5
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
+#include <chrono>
 #include <filesystem>
+#include <limits>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "gpumem/backend/registry.hpp"
 #include "gpumem/backend/sim_device.hpp"
 #include "gpumem/core/allocation_trace.hpp"
+#include "gpumem/core/config.hpp"
 #include "gpumem/core/error.hpp"
+#include "gpumem/core/metrics.hpp"
+#include "gpumem/core/pressure.hpp"
 #include "gpumem/memory/allocator_factory.hpp"
+#include "gpumem/memory/block_pool_allocator.hpp"
+#include "gpumem/memory/heap_governor.hpp"
+#include "gpumem/memory/page_arena_allocator.hpp"
+#include "gpumem/memory/stream_ordered_allocator.hpp"
 #include "gpumem/memory/trace_replay.hpp"
 
 namespace {
@@ -49,6 +67,25 @@ const gpumem::ReplayPlan& resnet50_train() {
 
 using PlanSource = const gpumem::ReplayPlan& (*)();
 
+// The simulator's page work per event since `before`, and the figures every replay reports.
+void report(benchmark::State& state, const gpumem::SimDevice& sim,
+            const gpumem::SimVmCounters& before, std::uint64_t elapsed_ns, std::uint64_t ops,
+            double reserved_over_live, std::uint64_t failures) {
+  state.SetItemsProcessed(static_cast<std::int64_t>(ops));
+  const auto per_event = [&](double n) { return ops == 0 ? 0.0 : n / static_cast<double>(ops); };
+  state.counters["ns_per_event"] = per_event(static_cast<double>(elapsed_ns));
+  state.counters["reserved_over_live"] = reserved_over_live;
+  const gpumem::SimVmCounters vm = sim.vm_counters();
+  const auto pages = [&](std::uint64_t now, std::uint64_t then) {
+    return per_event(static_cast<double>(now - then));
+  };
+  state.counters["vm_creates"] = pages(vm.page_creations, before.page_creations);
+  state.counters["vm_maps"] = pages(vm.maps, before.maps);
+  state.counters["vm_unmaps"] = pages(vm.unmaps, before.unmaps);
+  state.counters["vm_map_calls"] = pages(vm.map_calls, before.map_calls);
+  state.counters["failures"] = static_cast<double>(failures);
+}
+
 void replay_benchmark(benchmark::State& state, PlanSource plan, gpumem::AllocatorKind kind,
                       bool through_manager) {
   const gpumem::ReplayPlan& steps = plan();
@@ -70,20 +107,127 @@ void replay_benchmark(benchmark::State& state, PlanSource plan, gpumem::Allocato
     elapsed_ns += last.elapsed_ns;
     ops += last.ops;
   }
-  state.SetItemsProcessed(static_cast<std::int64_t>(ops));
-  state.counters["ns_per_event"] =
-      ops == 0 ? 0.0 : static_cast<double>(elapsed_ns) / static_cast<double>(ops);
-  state.counters["reserved_over_live"] = last.reserved_over_live;
-  const gpumem::SimVmCounters vm = sim.vm_counters();
-  const auto per_event = [&](std::uint64_t n) {
-    return ops == 0 ? 0.0 : static_cast<double>(n) / static_cast<double>(ops);
-  };
-  state.counters["vm_creates"] = per_event(vm.page_creations - vm_before.page_creations);
-  state.counters["vm_maps"] = per_event(vm.maps - vm_before.maps);
-  state.counters["vm_unmaps"] = per_event(vm.unmaps - vm_before.unmaps);
-  state.counters["vm_map_calls"] = per_event(vm.map_calls - vm_before.map_calls);
-  state.counters["failures"] = static_cast<double>(last.failures);
+  report(state, sim, vm_before, elapsed_ns, ops, last.reserved_over_live, last.failures);
   state.SetLabel(last.allocator);
+}
+
+// Records nothing and waits for nothing: with one stream the allocator asks for neither on its
+// hot path (only is_per_thread, on every call), so this times the stream layer alone.
+class NoOrdering final : public gpumem::StreamOrdering {
+ public:
+  bool is_per_thread(gpumem::StreamHandle /*stream*/) const noexcept override { return false; }
+  gpumem::EventHandle create_event() override { return ++events_; }
+  void destroy_event(gpumem::EventHandle /*event*/) noexcept override {}
+  void record(gpumem::EventHandle /*event*/, gpumem::StreamHandle /*stream*/) override {}
+  void wait(gpumem::StreamHandle /*stream*/, gpumem::EventHandle /*event*/) override {}
+  void synchronize(gpumem::EventHandle /*event*/) override {}
+  void synchronize_device() override {}
+
+ private:
+  gpumem::EventHandle events_ = 0;
+};
+
+// One live allocation of a stream replay: what deallocate needs back.
+struct LiveSlot {
+  void* ptr = nullptr;
+  gpumem::Placement placement;  // the bare backing's
+  std::uint64_t bytes = 0;
+  bool live = false;
+};
+
+// Times the plan's steps. `allocate(bytes, slot)` fills the slot (false when refused);
+// `release(slot)` frees it. Every trace frees all it allocated, so nothing is left afterwards.
+template <typename Allocate, typename Release>
+std::uint64_t timed_steps(const gpumem::ReplayPlan& plan, Allocate&& allocate, Release&& release,
+                          std::uint64_t& failures) {
+  std::vector<LiveSlot> slots(plan.slots);
+  const auto start = std::chrono::steady_clock::now();
+  for (const gpumem::ReplayStep& step : plan.steps) {
+    LiveSlot& slot = slots[step.slot];
+    if (step.kind == gpumem::ReplayStep::Kind::Allocate) {
+      slot.bytes = step.bytes;
+      slot.live = step.bytes != 0 && allocate(step.bytes, slot);  // 0 bytes: nothing to free
+      if (step.bytes != 0 && !slot.live) ++failures;
+    } else if (slot.live) {
+      release(slot);
+      slot.live = false;
+    }
+  }
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count());
+}
+
+// The backing StreamOrderedAllocator builds for these options (release threshold at maximum),
+// made here so the bare case runs the same allocator without the stream layer.
+std::unique_ptr<gpumem::HeapAllocator> bare_backing(gpumem::HeapGovernor& governor,
+                                                    const gpumem::StreamAllocatorOptions& o) {
+  if (o.backing == gpumem::StreamAllocatorOptions::Backing::Arena) {
+    gpumem::ArenaOptions arena;
+    arena.max_cached_fraction = 1.0;
+    arena.idle_slack_fraction = o.idle_slack_fraction;
+    return std::make_unique<gpumem::PageArenaAllocator>(governor, arena);
+  }
+  gpumem::PoolOptions pool;
+  pool.max_empty_bytes = std::numeric_limits<std::uint64_t>::max();
+  pool.max_empty_blocks = std::numeric_limits<std::uint32_t>::max();
+  return std::make_unique<gpumem::BlockPoolAllocator>(governor, pool);
+}
+
+void stream_replay_benchmark(benchmark::State& state, PlanSource plan,
+                             gpumem::StreamAllocatorOptions::Backing backing, bool stream_layer) {
+  const gpumem::ReplayPlan& steps = plan();
+  const auto device = gpumem::open_device("sim");
+  auto& sim = dynamic_cast<gpumem::SimDevice&>(*device);
+  const gpumem::SimVmCounters vm_before = sim.vm_counters();
+  const gpumem::Config config = gpumem::Config::defaults();
+  const gpumem::StreamAllocatorOptions options{.backing = backing};
+  constexpr gpumem::StreamHandle kStream = 0;
+  std::uint64_t elapsed_ns = 0;
+  std::uint64_t ops = 0;
+  std::uint64_t failures = 0;
+  double reserved_over_live = 0.0;
+  for (auto _ : state) {
+    gpumem::MetricsRecorder metrics(sim.info().heaps);
+    gpumem::PressureSubscribers subscribers;
+    gpumem::HeapGovernor governor(sim, 0, config, metrics, subscribers);
+    governor.refresh();
+    NoOrdering ordering;
+    std::uint64_t ns = 0;
+    failures = 0;
+    if (stream_layer) {
+      gpumem::StreamOrderedAllocator allocator(governor, ordering, options);
+      ns = timed_steps(
+          steps,
+          [&](std::uint64_t bytes, LiveSlot& slot) {
+            try {
+              slot.ptr = allocator.allocate(bytes, kStream);
+            } catch (const gpumem::OutOfMemory&) {
+              return false;
+            }
+            return true;
+          },
+          [&](const LiveSlot& slot) { allocator.deallocate(slot.ptr, slot.bytes, kStream); },
+          failures);
+      allocator.trim();
+    } else {
+      const std::unique_ptr<gpumem::HeapAllocator> allocator = bare_backing(governor, options);
+      ns = timed_steps(
+          steps,
+          [&](std::uint64_t bytes, LiveSlot& slot) {
+            slot.placement = allocator->allocate(bytes, options.alignment, /*movable=*/false);
+            return static_cast<bool>(slot.placement);
+          },
+          [&](const LiveSlot& slot) { allocator->deallocate(slot.placement); }, failures);
+      allocator->trim();
+    }
+    state.SetIterationTime(static_cast<double>(ns) * 1e-9);
+    elapsed_ns += ns;
+    ops += steps.steps.size();
+    reserved_over_live = static_cast<double>(metrics.snapshot().heaps[0].peak_reserved_bytes) /
+                         static_cast<double>(steps.peak_live_bytes);
+  }
+  report(state, sim, vm_before, elapsed_ns, ops, reserved_over_live, failures);
 }
 
 void register_replays() {
@@ -96,6 +240,20 @@ void register_replays() {
         const std::string name = fmt::format("replay/{}/{}/{}", trace, gpumem::to_string(kind),
                                              manager ? "manager" : "allocator");
         benchmark::RegisterBenchmark(name.c_str(), replay_benchmark, plan, kind, manager)
+            ->UseManualTime()
+            ->Unit(benchmark::kMillisecond);
+      }
+    }
+  }
+  using Backing = gpumem::StreamAllocatorOptions::Backing;
+  for (const auto& [trace, plan] : {traces[0], traces[1]}) {
+    for (const auto& [backing, backing_name] :
+         {std::pair{Backing::Arena, "arena"}, std::pair{Backing::Pool, "pool"}}) {
+      for (const bool stream_layer : {true, false}) {
+        const std::string name =
+            fmt::format("stream/{}/{}/{}", trace, backing_name, stream_layer ? "stream" : "bare");
+        benchmark::RegisterBenchmark(name.c_str(), stream_replay_benchmark, plan, backing,
+                                     stream_layer)
             ->UseManualTime()
             ->Unit(benchmark::kMillisecond);
       }
