@@ -165,7 +165,8 @@ void StreamOrderedAllocator::deallocate(void* ptr, std::uint64_t bytes, StreamHa
       s.dirty = true;
       s.freed_through = s.generation + 1;  // the next record captures this free
     }
-    placement = live_.erase(address)->placement;
+    placement = live->placement;
+    live_.erase(address);
   }
   governor_.metrics().on_free(governor_.heap().index, options_.category, bytes);
   // Set before the memory is back in the cache, so whoever unmaps it next waits first.
