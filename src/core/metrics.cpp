@@ -5,12 +5,16 @@
 namespace gpumem {
 
 // One cache line per cell so that threads allocating on different heaps do not share lines.
+// Every figure is derived from four running counters and the live bytes, so an allocation costs
+// three atomic read-modify-writes per cell and a free two (each is a locked instruction, ~20
+// cycles, and they dominate the recorder's cost): live_count = allocated - freed, freed_bytes =
+// allocated_bytes - live_bytes.
 struct alignas(64) MetricsRecorder::Cell {
-  std::atomic<std::uint64_t> live_count{0};
   std::atomic<std::uint64_t> live_bytes{0};
   std::atomic<std::uint64_t> peak_bytes{0};
   std::atomic<std::uint64_t> allocated_count{0};
   std::atomic<std::uint64_t> allocated_bytes{0};
+  std::atomic<std::uint64_t> freed_count{0};
 
   void add_live(std::uint64_t bytes) noexcept {
     const std::uint64_t now = live_bytes.fetch_add(bytes, std::memory_order_relaxed) + bytes;
@@ -25,21 +29,22 @@ struct alignas(64) MetricsRecorder::Cell {
     // Totals first, live second: a concurrent reader never sees more live than allocated.
     allocated_count.fetch_add(1, std::memory_order_relaxed);
     allocated_bytes.fetch_add(bytes, std::memory_order_relaxed);
-    live_count.fetch_add(1, std::memory_order_relaxed);
     add_live(bytes);
   }
   void free(std::uint64_t bytes) noexcept {
-    live_count.fetch_sub(1, std::memory_order_relaxed);
     remove_live(bytes);
+    freed_count.fetch_add(1, std::memory_order_relaxed);
   }
   UsageFigures read() const noexcept {
     UsageFigures f;
-    f.live_count = live_count.load(std::memory_order_relaxed);
+    // The allocations first (acquire: the frees are read after them), so a free seen without
+    // its allocation makes live_count low (clamped at 0), never higher than it ever was.
+    f.allocated_count = allocated_count.load(std::memory_order_acquire);
+    f.freed_count = std::min(freed_count.load(std::memory_order_relaxed), f.allocated_count);
+    f.live_count = f.allocated_count - f.freed_count;
     f.live_bytes = live_bytes.load(std::memory_order_relaxed);
     f.peak_bytes = std::max(peak_bytes.load(std::memory_order_relaxed), f.live_bytes);
-    f.allocated_count = std::max(allocated_count.load(std::memory_order_relaxed), f.live_count);
     f.allocated_bytes = std::max(allocated_bytes.load(std::memory_order_relaxed), f.live_bytes);
-    f.freed_count = f.allocated_count - f.live_count;
     f.freed_bytes = f.allocated_bytes - f.live_bytes;
     return f;
   }
@@ -67,7 +72,14 @@ MetricsRecorder::MetricsRecorder(std::vector<HeapInfo> heaps)
       reserved_cells_(new Cell[heaps_.size()]),
       category_cells_(new Cell[kCategoryCount]),
       kind_peak_cells_(new Cell[kHeapKindCount]),
-      total_peak_cell_(new Cell) {}
+      total_peak_cell_(new Cell),
+      shared_kind_cell_(new Cell*[heaps_.size()]) {
+  for (const HeapInfo& h : heaps_) ++heaps_of_kind_[static_cast<std::size_t>(h.kind)];
+  for (std::size_t i = 0; i < heaps_.size(); ++i) {
+    const auto kind = static_cast<std::size_t>(heaps_[i].kind);
+    shared_kind_cell_[i] = heaps_of_kind_[kind] > 1 ? &kind_peak_cells_[kind] : nullptr;
+  }
+}
 
 MetricsRecorder::~MetricsRecorder() = default;
 
@@ -75,15 +87,15 @@ void MetricsRecorder::on_allocate(std::uint32_t heap, Category category,
                                   std::uint64_t bytes) noexcept {
   heap_cells_[heap].allocate(bytes);
   category_cells_[static_cast<std::size_t>(category)].allocate(bytes);
-  kind_peak_cells_[static_cast<std::size_t>(heaps_[heap].kind)].add_live(bytes);
-  total_peak_cell_->add_live(bytes);
+  if (Cell* kind = shared_kind_cell_[heap]) kind->add_live(bytes);
+  if (heaps_.size() > 1) total_peak_cell_->add_live(bytes);
 }
 
 void MetricsRecorder::on_free(std::uint32_t heap, Category category, std::uint64_t bytes) noexcept {
   heap_cells_[heap].free(bytes);
   category_cells_[static_cast<std::size_t>(category)].free(bytes);
-  kind_peak_cells_[static_cast<std::size_t>(heaps_[heap].kind)].remove_live(bytes);
-  total_peak_cell_->remove_live(bytes);
+  if (Cell* kind = shared_kind_cell_[heap]) kind->remove_live(bytes);
+  if (heaps_.size() > 1) total_peak_cell_->remove_live(bytes);
 }
 
 void MetricsRecorder::on_reserve(std::uint32_t heap, std::uint64_t bytes) noexcept {
@@ -115,11 +127,18 @@ MetricsSnapshot MetricsRecorder::snapshot() const {
     if (heaps_[i].flags.host_visible) s.host_visible_bytes += h.usage.live_bytes;
     s.heaps.push_back(std::move(h));
   }
-  for (std::size_t k = 0; k < kHeapKindCount; ++k) {
-    s.by_kind[k].peak_bytes =
-        std::max(kind_peak_cells_[k].read().peak_bytes, s.by_kind[k].live_bytes);
+  // A kind with one heap, and the total of a single heap, have that heap's high-water mark.
+  for (const HeapFigures& h : s.heaps) {
+    const auto k = static_cast<std::size_t>(h.kind);
+    if (heaps_of_kind_[k] == 1) s.by_kind[k].peak_bytes = h.usage.peak_bytes;
+    if (s.heaps.size() == 1) s.total.peak_bytes = h.usage.peak_bytes;
   }
-  s.total.peak_bytes = std::max(total_peak_cell_->read().peak_bytes, s.total.live_bytes);
+  for (std::size_t k = 0; k < kHeapKindCount; ++k) {
+    if (heaps_of_kind_[k] > 1) s.by_kind[k].peak_bytes = kind_peak_cells_[k].read().peak_bytes;
+    s.by_kind[k].peak_bytes = std::max(s.by_kind[k].peak_bytes, s.by_kind[k].live_bytes);
+  }
+  if (s.heaps.size() > 1) s.total.peak_bytes = total_peak_cell_->read().peak_bytes;
+  s.total.peak_bytes = std::max(s.total.peak_bytes, s.total.live_bytes);
   for (std::size_t c = 0; c < kCategoryCount; ++c) s.by_category[c] = category_cells_[c].read();
 
   auto event = [this](Event e) {
