@@ -17,13 +17,6 @@ namespace {
 // freeing anything must not hang the program.
 constexpr int kMaxCallbackRounds = 16;
 
-// A number per thread, for telling per-thread streams apart (thread ids are not integers).
-std::uint64_t this_thread_number() noexcept {
-  static std::atomic<std::uint64_t> next{1};
-  thread_local const std::uint64_t number = next.fetch_add(1, std::memory_order_relaxed);
-  return number;
-}
-
 const StreamAllocatorOptions& checked(const StreamAllocatorOptions& o) {
   if (!is_power_of_two(o.alignment)) {
     throw InvalidArgument(
@@ -72,7 +65,9 @@ StreamOrderedAllocator::~StreamOrderedAllocator() {
                             "giving memory back failed: {}",
                             governor_.heap().name, e.what()));
   }
-  live_.for_each([&](std::uint64_t, const Live& live) { backing_->deallocate(live.placement); });
+  live_.for_each([&](std::uint64_t address, const Live& live) {
+    backing_->deallocate(live.placement(address, governor_.heap().index));
+  });
   if (!live_.empty()) {
     log_message(LogLevel::Warning,
                 fmt::format("stream-ordered allocator of heap '{}' destroyed with {} "
@@ -81,6 +76,21 @@ StreamOrderedAllocator::~StreamOrderedAllocator() {
   }
   backing_.reset();
   for (const Stream& s : streams_) ordering_.destroy_event(s.event);
+}
+
+static_assert(sizeof(Placement::token) == 3 * sizeof(std::uint64_t));
+
+std::uint64_t StreamOrderedAllocator::this_thread_number() noexcept {
+  static std::atomic<std::uint64_t> next{1};
+  thread_local const std::uint64_t number = next.fetch_add(1, std::memory_order_relaxed);
+  return number;
+}
+
+void StreamOrderedAllocator::throw_unrecordable(const Placement& p) const {
+  throw Error(
+      fmt::format("stream-ordered allocator of heap '{}': its {} placed an allocation on "
+                  "heap {} (or with a refusal), which its pointer table cannot hold",
+                  governor_.heap().name, backing_->name(), p.block.heap));
 }
 
 Placement StreamOrderedAllocator::try_place(std::uint64_t bytes) {
@@ -125,10 +135,14 @@ void* StreamOrderedAllocator::allocate(std::uint64_t bytes, StreamHandle stream)
   }
   const std::uint64_t address = p.address();
   try {
+    if (p.block.heap != governor_.heap().index || p.refusal != GrowthRefusal::None) {
+      throw_unrecordable(p);
+    }
+    const Live live = Live::of(p, bytes);
     std::lock_guard lock(mutex_);
     const std::size_t s = stream_index(stream);
     if (streams_.size() > 1) order_after_frees(s);
-    live_.insert(address, Live{.placement = p, .bytes = bytes});
+    live_.insert(address, live);
   } catch (...) {
     backing_->deallocate(p);
     throw;
@@ -140,7 +154,7 @@ void* StreamOrderedAllocator::allocate(std::uint64_t bytes, StreamHandle stream)
 void StreamOrderedAllocator::deallocate(void* ptr, std::uint64_t bytes, StreamHandle stream) {
   if (ptr == nullptr) return;
   const auto address = reinterpret_cast<std::uint64_t>(ptr);
-  Placement placement;
+  Live freed;
   {
     std::lock_guard lock(mutex_);
     const Live* live = live_.find(address);
@@ -165,19 +179,18 @@ void StreamOrderedAllocator::deallocate(void* ptr, std::uint64_t bytes, StreamHa
       s.dirty = true;
       s.freed_through = s.generation + 1;  // the next record captures this free
     }
-    placement = live->placement;
+    freed = *live;
     live_.erase(address);
   }
   governor_.metrics().on_free(governor_.heap().index, options_.category, bytes);
   // Set before the memory is back in the cache, so whoever unmaps it next waits first.
   freed_since_wait_.store(true, std::memory_order_release);
-  backing_->deallocate(placement);
+  backing_->deallocate(freed.placement(address, governor_.heap().index));
 }
 
-std::size_t StreamOrderedAllocator::stream_index(StreamHandle handle) {
+std::size_t StreamOrderedAllocator::find_or_add_stream(StreamHandle handle) {
   const std::uint64_t thread = ordering_.is_per_thread(handle) ? this_thread_number() : 0;
   const auto is = [&](const Stream& s) { return s.handle == handle && s.thread == thread; };
-  if (last_stream_ < streams_.size() && is(streams_[last_stream_])) return last_stream_;
   const auto it = std::find_if(streams_.begin(), streams_.end(), is);
   if (it != streams_.end()) return last_stream_ = static_cast<std::size_t>(it - streams_.begin());
   Stream s{.handle = handle, .thread = thread, .event = ordering_.create_event()};
