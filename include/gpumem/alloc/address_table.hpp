@@ -5,8 +5,8 @@
 // (last freed first, so it is still in cache). No allocation per entry, and a lookup reads one
 // index line and one record where std::unordered_map chases a node per lookup. With the records
 // inside the slots (96-byte slots) the index of StreamOrderedAllocator's 1,000 live allocations
-// on churn200k was 384 KiB and missed the 512 KiB L2 on 0.36 of the stream layer's events;
-// split, 0.03 (cachegrind with a 512 KiB L2; bench/replay_bench stream/churn200k). At most
+// on churn200k was 384 KiB, and the allocator missed the 512 KiB L2 0.28 times per event; split,
+// 0.01 (cachegrind; bench/replay_bench stream/churn200k/arena, docs/PERFORMANCE.md). At most
 // 2^32 entries.
 //
 //   gpumem::AddressTable<Record> table;
