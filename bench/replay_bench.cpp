@@ -23,7 +23,6 @@
 
 #include <chrono>
 #include <filesystem>
-#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -158,20 +157,16 @@ std::uint64_t timed_steps(const gpumem::ReplayPlan& plan, Allocate&& allocate, R
       std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count());
 }
 
-// The backing StreamOrderedAllocator builds for these options (release threshold at maximum),
-// made here so the bare case runs the same allocator without the stream layer.
+// The backing StreamOrderedAllocator builds for these options, with the options it gives it,
+// so the bare case runs the same allocator without the stream layer.
 std::unique_ptr<gpumem::HeapAllocator> bare_backing(gpumem::HeapGovernor& governor,
                                                     const gpumem::StreamAllocatorOptions& o) {
   if (o.backing == gpumem::StreamAllocatorOptions::Backing::Arena) {
-    gpumem::ArenaOptions arena;
-    arena.max_cached_fraction = 1.0;
-    arena.idle_slack_fraction = o.idle_slack_fraction;
-    return std::make_unique<gpumem::PageArenaAllocator>(governor, arena);
+    return std::make_unique<gpumem::PageArenaAllocator>(
+        governor, gpumem::StreamOrderedAllocator::arena_options(governor, o));
   }
-  gpumem::PoolOptions pool;
-  pool.max_empty_bytes = std::numeric_limits<std::uint64_t>::max();
-  pool.max_empty_blocks = std::numeric_limits<std::uint32_t>::max();
-  return std::make_unique<gpumem::BlockPoolAllocator>(governor, pool);
+  return std::make_unique<gpumem::BlockPoolAllocator>(
+      governor, gpumem::StreamOrderedAllocator::pool_options(o));
 }
 
 struct StreamReplay {

@@ -32,23 +32,32 @@ StreamOrderedAllocator::StreamOrderedAllocator(HeapGovernor& governor, StreamOrd
     : governor_(governor), ordering_(ordering), options_(checked(options)) {
   using Backing = StreamAllocatorOptions::Backing;
   const bool maps_pages = governor.device().virtual_memory() != nullptr;
-  const HeapInfo& heap = governor.heap();
   if (options_.backing == Backing::Arena || (options_.backing == Backing::Auto && maps_pages)) {
-    ArenaOptions arena;
-    // The arena bounds its cache as a fraction of the heap.
-    arena.max_cached_fraction =
-        std::min(1.0, static_cast<double>(options_.release_threshold) /
-                          static_cast<double>(std::max<std::uint64_t>(heap.size, 1)));
-    arena.idle_slack_fraction = options_.idle_slack_fraction;
+    ArenaOptions arena = arena_options(governor, options_);
     arena.before_unmap = [this] { wait_for_frees(); };
     backing_ = std::make_unique<PageArenaAllocator>(governor, arena);
   } else {
-    PoolOptions pool;
-    // Keep empty blocks up to the threshold (a block pool caches whole blocks, not bytes).
-    pool.max_empty_bytes = std::max<std::uint64_t>(options_.release_threshold, 1);
-    pool.max_empty_blocks = options_.release_threshold == 0 ? 0 : UINT32_MAX;
-    backing_ = std::make_unique<BlockPoolAllocator>(governor, pool);
+    backing_ = std::make_unique<BlockPoolAllocator>(governor, pool_options(options_));
   }
+}
+
+ArenaOptions StreamOrderedAllocator::arena_options(HeapGovernor& governor,
+                                                   const StreamAllocatorOptions& options) {
+  ArenaOptions arena;
+  // The arena bounds its cache as a fraction of the heap.
+  arena.max_cached_fraction =
+      std::min(1.0, static_cast<double>(options.release_threshold) /
+                        static_cast<double>(std::max<std::uint64_t>(governor.heap().size, 1)));
+  arena.idle_slack_fraction = options.idle_slack_fraction;
+  return arena;
+}
+
+PoolOptions StreamOrderedAllocator::pool_options(const StreamAllocatorOptions& options) {
+  PoolOptions pool;
+  // Keep empty blocks up to the threshold (a block pool caches whole blocks, not bytes).
+  pool.max_empty_bytes = std::max<std::uint64_t>(options.release_threshold, 1);
+  pool.max_empty_blocks = options.release_threshold == 0 ? 0 : UINT32_MAX;
+  return pool;
 }
 
 StreamOrderedAllocator::~StreamOrderedAllocator() {

@@ -61,8 +61,10 @@
 #include "gpumem/core/category.hpp"
 #include "gpumem/core/error.hpp"
 #include "gpumem/core/metrics.hpp"
+#include "gpumem/memory/block_pool_allocator.hpp"
 #include "gpumem/memory/heap_allocator.hpp"
 #include "gpumem/memory/heap_governor.hpp"
+#include "gpumem/memory/page_arena_allocator.hpp"
 
 namespace gpumem {
 
@@ -128,6 +130,12 @@ class StreamOrderedAllocator {
   void forget_stream(StreamHandle stream);
 
   std::size_t on_out_of_memory(OutOfMemoryCallback callback);
+
+  // The options the allocator gives its arena (its before_unmap hook aside) or its pool for
+  // `options`: to build the same backing without the stream layer, as bench/replay_bench does to
+  // measure what the layer costs.
+  static ArenaOptions arena_options(HeapGovernor& governor, const StreamAllocatorOptions& options);
+  static PoolOptions pool_options(const StreamAllocatorOptions& options);
   StreamAllocatorStats stats() const;
   const HeapAllocator& backing() const noexcept { return *backing_; }
   std::string_view backing_name() const noexcept { return backing_->name(); }
