@@ -1,5 +1,5 @@
 // Costs of the core accounting on the hot path: pressure queries, allocate+free through the
-// Manager on the host backend with tracking off and on, and metrics snapshots.
+// Manager on the host backend with tracking off and on, metrics recording and snapshots.
 //
 //   build/bench/core_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "gpumem/backend/host_device.hpp"
+#include "gpumem/core/metrics.hpp"
 #include "gpumem/memory/manager.hpp"
 
 namespace gpumem {
@@ -65,6 +66,19 @@ void BM_AllocateFreeWithLive(benchmark::State& state) {
   state.SetLabel(tracking ? "tracking on" : "tracking off");
 }
 BENCHMARK(BM_AllocateFreeWithLive)->Arg(0)->Arg(1);
+
+// What every allocator pays per allocation and free for the metrics (relaxed atomics): one
+// on_allocate and one on_free on the device heap of the bench device.
+void BM_MetricsAllocateFree(benchmark::State& state) {
+  MetricsRecorder metrics(bench_device()->info().heaps);
+  std::uint64_t bytes = 4096;
+  for (auto _ : state) {
+    metrics.on_allocate(0, Category::Buffer, bytes);
+    metrics.on_free(0, Category::Buffer, bytes);
+    bytes ^= 256;  // not a constant the compiler could fold
+  }
+}
+BENCHMARK(BM_MetricsAllocateFree);
 
 void BM_MetricsSnapshot(benchmark::State& state) {
   Manager manager(bench_device(), bench_config(true));

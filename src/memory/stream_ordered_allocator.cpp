@@ -17,13 +17,6 @@ namespace {
 // freeing anything must not hang the program.
 constexpr int kMaxCallbackRounds = 16;
 
-// A number per thread, for telling per-thread streams apart (thread ids are not integers).
-std::uint64_t this_thread_number() noexcept {
-  static std::atomic<std::uint64_t> next{1};
-  thread_local const std::uint64_t number = next.fetch_add(1, std::memory_order_relaxed);
-  return number;
-}
-
 const StreamAllocatorOptions& checked(const StreamAllocatorOptions& o) {
   if (!is_power_of_two(o.alignment)) {
     throw InvalidArgument(
@@ -39,27 +32,37 @@ StreamOrderedAllocator::StreamOrderedAllocator(HeapGovernor& governor, StreamOrd
     : governor_(governor), ordering_(ordering), options_(checked(options)) {
   using Backing = StreamAllocatorOptions::Backing;
   const bool maps_pages = governor.device().virtual_memory() != nullptr;
-  const HeapInfo& heap = governor.heap();
   if (options_.backing == Backing::Arena || (options_.backing == Backing::Auto && maps_pages)) {
-    ArenaOptions arena;
-    // The arena bounds its cache as a fraction of the heap.
-    arena.max_cached_fraction =
-        std::min(1.0, static_cast<double>(options_.release_threshold) /
-                          static_cast<double>(std::max<std::uint64_t>(heap.size, 1)));
-    arena.idle_slack_fraction = options_.idle_slack_fraction;
-    if (maps_pages) {  // otherwise the arena refuses to be made, naming the device
-      arena.max_piece_pages = std::max<std::uint64_t>(
-          1, options_.max_piece_bytes / governor.device().virtual_memory()->page_size(heap.index));
-    }
+    ArenaOptions arena = arena_options(governor, options_);
     arena.before_unmap = [this] { wait_for_frees(); };
     backing_ = std::make_unique<PageArenaAllocator>(governor, arena);
   } else {
-    PoolOptions pool;
-    // Keep empty blocks up to the threshold (a block pool caches whole blocks, not bytes).
-    pool.max_empty_bytes = std::max<std::uint64_t>(options_.release_threshold, 1);
-    pool.max_empty_blocks = options_.release_threshold == 0 ? 0 : UINT32_MAX;
-    backing_ = std::make_unique<BlockPoolAllocator>(governor, pool);
+    backing_ = std::make_unique<BlockPoolAllocator>(governor, pool_options(options_));
   }
+}
+
+ArenaOptions StreamOrderedAllocator::arena_options(HeapGovernor& governor,
+                                                   const StreamAllocatorOptions& options) {
+  ArenaOptions arena;
+  // The arena bounds its cache as a fraction of the heap.
+  arena.max_cached_fraction =
+      std::min(1.0, static_cast<double>(options.release_threshold) /
+                        static_cast<double>(std::max<std::uint64_t>(governor.heap().size, 1)));
+  arena.idle_slack_fraction = options.idle_slack_fraction;
+  // Without virtual memory the arena refuses to be made, naming the device.
+  if (const VirtualMemory* vm = governor.device().virtual_memory(); vm != nullptr) {
+    arena.max_piece_pages =
+        std::max<std::uint64_t>(1, options.max_piece_bytes / vm->page_size(governor.heap().index));
+  }
+  return arena;
+}
+
+PoolOptions StreamOrderedAllocator::pool_options(const StreamAllocatorOptions& options) {
+  PoolOptions pool;
+  // Keep empty blocks up to the threshold (a block pool caches whole blocks, not bytes).
+  pool.max_empty_bytes = std::max<std::uint64_t>(options.release_threshold, 1);
+  pool.max_empty_blocks = options.release_threshold == 0 ? 0 : UINT32_MAX;
+  return pool;
 }
 
 StreamOrderedAllocator::~StreamOrderedAllocator() {
@@ -76,7 +79,9 @@ StreamOrderedAllocator::~StreamOrderedAllocator() {
                             "giving memory back failed: {}",
                             governor_.heap().name, e.what()));
   }
-  live_.for_each([&](std::uint64_t, const Live& live) { backing_->deallocate(live.placement); });
+  live_.for_each([&](std::uint64_t address, const Live& live) {
+    backing_->deallocate(live.placement(address, governor_.heap().index));
+  });
   if (!live_.empty()) {
     log_message(LogLevel::Warning,
                 fmt::format("stream-ordered allocator of heap '{}' destroyed with {} "
@@ -85,6 +90,21 @@ StreamOrderedAllocator::~StreamOrderedAllocator() {
   }
   backing_.reset();
   for (const Stream& s : streams_) ordering_.destroy_event(s.event);
+}
+
+static_assert(sizeof(Placement::token) == 3 * sizeof(std::uint64_t));
+
+std::uint64_t StreamOrderedAllocator::this_thread_number() noexcept {
+  static std::atomic<std::uint64_t> next{1};
+  thread_local const std::uint64_t number = next.fetch_add(1, std::memory_order_relaxed);
+  return number;
+}
+
+void StreamOrderedAllocator::throw_unrecordable(const Placement& p) const {
+  throw Error(
+      fmt::format("stream-ordered allocator of heap '{}': its {} placed an allocation on "
+                  "heap {} (or with a refusal), which its pointer table cannot hold",
+                  governor_.heap().name, backing_->name(), p.block.heap));
 }
 
 Placement StreamOrderedAllocator::try_place(std::uint64_t bytes) {
@@ -129,10 +149,14 @@ void* StreamOrderedAllocator::allocate(std::uint64_t bytes, StreamHandle stream)
   }
   const std::uint64_t address = p.address();
   try {
+    if (p.block.heap != governor_.heap().index || p.refusal != GrowthRefusal::None) {
+      throw_unrecordable(p);
+    }
+    const Live live = Live::of(p, bytes);
     std::lock_guard lock(mutex_);
     const std::size_t s = stream_index(stream);
     if (streams_.size() > 1) order_after_frees(s);
-    live_.insert(address, Live{.placement = p, .bytes = bytes});
+    live_.insert(address, live);
   } catch (...) {
     backing_->deallocate(p);
     throw;
@@ -144,7 +168,7 @@ void* StreamOrderedAllocator::allocate(std::uint64_t bytes, StreamHandle stream)
 void StreamOrderedAllocator::deallocate(void* ptr, std::uint64_t bytes, StreamHandle stream) {
   if (ptr == nullptr) return;
   const auto address = reinterpret_cast<std::uint64_t>(ptr);
-  Placement placement;
+  Live freed;
   {
     std::lock_guard lock(mutex_);
     const Live* live = live_.find(address);
@@ -169,18 +193,18 @@ void StreamOrderedAllocator::deallocate(void* ptr, std::uint64_t bytes, StreamHa
       s.dirty = true;
       s.freed_through = s.generation + 1;  // the next record captures this free
     }
-    placement = live_.erase(address)->placement;
+    freed = *live;
+    live_.erase(address);
   }
   governor_.metrics().on_free(governor_.heap().index, options_.category, bytes);
   // Set before the memory is back in the cache, so whoever unmaps it next waits first.
   freed_since_wait_.store(true, std::memory_order_release);
-  backing_->deallocate(placement);
+  backing_->deallocate(freed.placement(address, governor_.heap().index));
 }
 
-std::size_t StreamOrderedAllocator::stream_index(StreamHandle handle) {
+std::size_t StreamOrderedAllocator::find_or_add_stream(StreamHandle handle) {
   const std::uint64_t thread = ordering_.is_per_thread(handle) ? this_thread_number() : 0;
   const auto is = [&](const Stream& s) { return s.handle == handle && s.thread == thread; };
-  if (last_stream_ < streams_.size() && is(streams_[last_stream_])) return last_stream_;
   const auto it = std::find_if(streams_.begin(), streams_.end(), is);
   if (it != streams_.end()) return last_stream_ = static_cast<std::size_t>(it - streams_.begin());
   Stream s{.handle = handle, .thread = thread, .event = ordering_.create_event()};

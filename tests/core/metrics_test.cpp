@@ -57,6 +57,49 @@ TEST(Metrics, CountsLiveTotalsAndPeaksPerHeapKindAndCategory) {
   EXPECT_EQ(s.host_visible_bytes, 300u);
 }
 
+// Two heaps of one kind: the kind's high-water mark is of their sum, which neither heap's shows.
+TEST(Metrics, AKindWithSeveralHeapsPeaksAtTheirSum) {
+  std::vector<HeapInfo> heaps = two_heaps();
+  HeapInfo second = heaps[0];
+  second.index = 2;
+  second.name = "device-local-2";
+  heaps.push_back(second);
+  MetricsRecorder m(heaps);
+  m.on_allocate(0, Category::Buffer, 1000);
+  m.on_allocate(2, Category::Buffer, 500);
+  m.on_free(0, Category::Buffer, 1000);
+  m.on_allocate(2, Category::Buffer, 200);
+  m.on_allocate(1, Category::Staging, 50);
+  const MetricsSnapshot s = m.snapshot();
+  EXPECT_EQ(s.heaps[0].usage.peak_bytes, 1000u);
+  EXPECT_EQ(s.heaps[2].usage.peak_bytes, 700u);
+  EXPECT_EQ(s.kind(HeapKind::DeviceLocal).live_bytes, 700u);
+  EXPECT_EQ(s.kind(HeapKind::DeviceLocal).peak_bytes, 1500u);
+  EXPECT_EQ(s.kind(HeapKind::DeviceLocal).live_count, 2u);
+  EXPECT_EQ(s.kind(HeapKind::Upload).peak_bytes, 50u);
+  EXPECT_EQ(s.total.peak_bytes, 1500u);
+  EXPECT_EQ(s.total.live_bytes, 750u);
+}
+
+// One heap: the total and its kind are that heap's figures, peaks and reset included.
+TEST(Metrics, ASingleHeapIsTheTotal) {
+  MetricsRecorder m({two_heaps()[0]});
+  m.on_allocate(0, Category::Buffer, 100);
+  m.on_allocate(0, Category::Texture, 50);
+  m.on_free(0, Category::Buffer, 100);
+  MetricsSnapshot s = m.snapshot();
+  EXPECT_EQ(s.total.live_bytes, 50u);
+  EXPECT_EQ(s.total.peak_bytes, 150u);
+  EXPECT_EQ(s.total.live_count, 1u);
+  EXPECT_EQ(s.total.freed_bytes, 100u);
+  EXPECT_EQ(s.kind(HeapKind::DeviceLocal).peak_bytes, 150u);
+  EXPECT_EQ(s.kind(HeapKind::Upload).peak_bytes, 0u);
+  m.reset_peak();
+  s = m.snapshot();
+  EXPECT_EQ(s.total.peak_bytes, 50u);
+  EXPECT_EQ(s.kind(HeapKind::DeviceLocal).peak_bytes, 50u);
+}
+
 TEST(Metrics, ResetPeakLowersHighWaterMarksToLive) {
   MetricsRecorder m(two_heaps());
   m.on_allocate(0, Category::Buffer, 4000);

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <functional>
 #include <future>
+#include <limits>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -392,6 +393,21 @@ TEST(StreamOrderedAllocator, FallsBackToThePoolWithoutVirtualMemory) {
                                      {.backing = StreamAllocatorOptions::Backing::Arena});
       },
       ThrowsMessage<Unsupported>(HasSubstr("virtual memory management")));
+}
+
+// What the allocator gives its backing, published for building the same backing without it.
+TEST(StreamOrderedAllocator, BackingOptionsFollowTheReleaseThresholdAndSlack) {
+  Fixture f;  // a 1 GiB heap
+  const ArenaOptions arena = StreamOrderedAllocator::arena_options(
+      f.governor, {.release_threshold = 256 * kMiB, .idle_slack_fraction = 0.5});
+  EXPECT_DOUBLE_EQ(arena.max_cached_fraction, 0.25);
+  EXPECT_DOUBLE_EQ(arena.idle_slack_fraction, 0.5);
+  EXPECT_DOUBLE_EQ(StreamOrderedAllocator::arena_options(f.governor, {}).max_cached_fraction, 1.0);
+  const PoolOptions keep_none = StreamOrderedAllocator::pool_options({.release_threshold = 0});
+  EXPECT_EQ(keep_none.max_empty_blocks, 0U);
+  const PoolOptions keep_all = StreamOrderedAllocator::pool_options({});
+  EXPECT_EQ(keep_all.max_empty_blocks, UINT32_MAX);
+  EXPECT_EQ(keep_all.max_empty_bytes, std::numeric_limits<std::uint64_t>::max());
 }
 
 TEST(StreamOrderedAllocator, RefusesForeignPointersAndWrongSizes) {

@@ -121,11 +121,21 @@ class MetricsRecorder {
  private:
   struct Cell;
   std::vector<HeapInfo> heaps_;
-  std::unique_ptr<Cell[]> heap_cells_;
-  std::unique_ptr<Cell[]> reserved_cells_;  // per heap; only live/peak bytes are used
-  std::unique_ptr<Cell[]> category_cells_;
-  std::unique_ptr<Cell[]> kind_peak_cells_;  // per kind; only live/peak bytes are used
+  // An allocation adds to the totals of its (heap, category) pair (count and bytes), a free to
+  // its freed count; both change the live bytes of the heap, the category and, with several
+  // heaps, the total (and the kind's where a kind has several heaps), whose high-water marks need
+  // a sum kept as it changes: 5 atomic read-modify-writes per allocation and 4 per free. A
+  // heap's or a category's totals are summed from the pairs when a snapshot is taken.
+  std::unique_ptr<Cell[]> pair_cells_;      // per heap and category: totals only
+  std::unique_ptr<Cell[]> heap_cells_;      // per heap: live/peak bytes only
+  std::unique_ptr<Cell[]> category_cells_;  // per category: live/peak bytes only
+  std::unique_ptr<Cell[]> reserved_cells_;  // per heap: live/peak bytes only
+  // Per kind and overall, live/peak bytes, only where they add up more than one heap: a kind
+  // with one heap, and the total of a single heap, are that heap's figures.
+  std::unique_ptr<Cell[]> kind_peak_cells_;
   std::unique_ptr<Cell> total_peak_cell_;
+  std::array<std::uint32_t, kHeapKindCount> heaps_of_kind_{};
+  std::unique_ptr<Cell*[]> shared_kind_cell_;  // per heap: its kind's cell, or null if its own
   std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(Event::kCount)> events_{};
 };
 

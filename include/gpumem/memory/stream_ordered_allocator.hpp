@@ -45,6 +45,8 @@
 // at a time wait for the frees before unmapping.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -60,8 +62,10 @@
 #include "gpumem/core/error.hpp"
 #include "gpumem/core/metrics.hpp"
 #include "gpumem/core/units.hpp"
+#include "gpumem/memory/block_pool_allocator.hpp"
 #include "gpumem/memory/heap_allocator.hpp"
 #include "gpumem/memory/heap_governor.hpp"
+#include "gpumem/memory/page_arena_allocator.hpp"
 
 namespace gpumem {
 
@@ -132,15 +136,48 @@ class StreamOrderedAllocator {
   void forget_stream(StreamHandle stream);
 
   std::size_t on_out_of_memory(OutOfMemoryCallback callback);
+
+  // The options the allocator gives its arena (its before_unmap hook aside) or its pool for
+  // `options`: to build the same backing without the stream layer, as bench/replay_bench does to
+  // measure what the layer costs.
+  static ArenaOptions arena_options(HeapGovernor& governor, const StreamAllocatorOptions& options);
+  static PoolOptions pool_options(const StreamAllocatorOptions& options);
   StreamAllocatorStats stats() const;
   const HeapAllocator& backing() const noexcept { return *backing_; }
   std::string_view backing_name() const noexcept { return backing_->name(); }
 
  private:
-  struct Live {
-    Placement placement;
+  // What the pointer table keeps of a live allocation, in one cache line (a free reads it, most
+  // often cold): the placement less what follows from the address and the heap (the block's
+  // address is the allocation's less its offset, the block's heap is the governor's, a live
+  // placement has no refusal), and the size asked for.
+  struct alignas(64) Live {
+    std::uint64_t block_id = 0;
+    std::uint64_t block_size = 0;
+    std::uint64_t offset = 0;
+    std::uint64_t size = 0;
+    std::array<std::uint64_t, 3> token{};
     std::uint64_t bytes = 0;
+
+    static Live of(const Placement& p, std::uint64_t bytes) noexcept {
+      Live live{.block_id = p.block.id,
+                .block_size = p.block.size,
+                .offset = p.offset,
+                .size = p.size,
+                .bytes = bytes};
+      std::copy(p.token.begin(), p.token.end(), live.token.begin());
+      return live;
+    }
+    Placement placement(std::uint64_t address, std::uint32_t heap) const noexcept {
+      Placement p{
+          .block = {.id = block_id, .heap = heap, .size = block_size, .address = address - offset},
+          .offset = offset,
+          .size = size};
+      std::copy(token.begin(), token.end(), p.token.begin());
+      return p;
+    }
   };
+  static_assert(sizeof(Live) == 64);
   struct Stream {
     StreamHandle handle = 0;
     std::uint64_t thread = 0;  // per-thread streams: the owning thread's number; else 0
@@ -152,8 +189,24 @@ class StreamOrderedAllocator {
     std::vector<std::uint64_t> seen;  // per other stream: the generation waited on
   };
 
-  // With mutex_ held: the stream's index, created on first use.
-  std::size_t stream_index(StreamHandle handle);
+  // With mutex_ held: the stream's index. Fast path, on every allocation and free: the stream
+  // of the last lookup, told without asking the ordering (a virtual call) whether the handle is
+  // per-thread, which depends on the handle alone and was answered when its slot was made
+  // (thread 0: not per-thread). Forgotten slots have a thread number no thread gets.
+  std::size_t stream_index(StreamHandle handle) {
+    if (last_stream_ < streams_.size()) {
+      const Stream& last = streams_[last_stream_];
+      if (last.handle == handle && (last.thread == 0 || last.thread == this_thread_number())) {
+        return last_stream_;
+      }
+    }
+    return find_or_add_stream(handle);
+  }
+  std::size_t find_or_add_stream(StreamHandle handle);
+  // A number per thread, for telling per-thread streams apart (thread ids are not integers).
+  static std::uint64_t this_thread_number() noexcept;
+  // Error for a placement the pointer table cannot hold (see Live).
+  [[noreturn]] void throw_unrecordable(const Placement& p) const;
   // With mutex_ held: makes `stream` wait for frees on the other streams.
   void order_after_frees(std::size_t stream);
   Placement try_place(std::uint64_t bytes);
