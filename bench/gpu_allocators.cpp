@@ -32,7 +32,6 @@
 
 #include "gpumem/core/allocation_trace.hpp"
 #include "gpumem/core/error.hpp"
-#include "gpumem/core/units.hpp"
 #include "gpumem/memory/cuda_stream_allocator.hpp"
 #include "gpumem/memory/page_arena_allocator.hpp"
 #include "gpumem/memory/trace_replay.hpp"
@@ -321,9 +320,8 @@ int run(int argc, char** argv) {
   // The arena with its defaults (pieces of up to 1 GiB, idle memory stays put as
   // cudaMallocAsync's does), with the PyTorch plug-in's footprint-first settings (pages of 2 MiB
   // that move, no idle slack), and the pool over cudaMalloc.
-  gpumem::CudaAllocatorOptions footprint;
-  footprint.stream.idle_slack_fraction = 0.0;
-  footprint.stream.max_piece_bytes = 2 * gpumem::kMiB;
+  const gpumem::CudaAllocatorOptions footprint{
+      .stream = gpumem::StreamAllocatorOptions::footprint_first()};
   std::vector<Allocator> allocators = {
       gpumem_allocator("gpumem", {}, g), gpumem_allocator("gpumem-footprint", footprint, g),
       gpumem_allocator("gpumem-pool", {.virtual_memory = false}, g),

@@ -34,7 +34,6 @@
 #include "gpumem/core/allocation_trace.hpp"
 #include "gpumem/core/error.hpp"
 #include "gpumem/core/metrics.hpp"
-#include "gpumem/core/units.hpp"
 #include "gpumem/memory/cuda_stream_allocator.hpp"
 
 #define GPUMEM_EXPORT extern "C" __attribute__((visibility("default")))
@@ -65,8 +64,7 @@ gpumem::CudaAllocatorOptions options_for(int device) {
   // examples/pytorch (replayed on the simulator): 474 MiB against 494 MiB with the stream
   // allocator's own defaults (pieces up to 1 GiB, idle slack 1) and PyTorch's 478 MiB, with
   // three page moves in all, in the first step. docs/PERFORMANCE.md has the measurements.
-  o.stream.max_piece_bytes = 2 * gpumem::kMiB;
-  o.stream.idle_slack_fraction = 0.0;
+  o.stream = gpumem::StreamAllocatorOptions::footprint_first();
   // NOLINTNEXTLINE(concurrency-mt-unsafe): see above
   if (const char* vmm = std::getenv("GPUMEM_TORCH_VMM"); vmm != nullptr && vmm[0] == '0') {
     o.virtual_memory = false;

@@ -83,8 +83,8 @@ TEST(StreamAllocatorFootprint, PiecesMakeATrainingRunsMemoryFromEmptyInFewDriver
 TEST(StreamAllocatorFootprint, SmallPagesThatMoveHoldLessThanPyTorchDidOnTheTrainingLoop) {
   // PyTorch's caching allocator held 501,219,328 bytes at the peak of the recorded run.
   constexpr std::uint64_t kPyTorchPeakReserved = 501'219'328;
-  const Replayed footprint_first = replay_stream(
-      "mlp_train_small.trace.gz", {.idle_slack_fraction = 0.0, .max_piece_bytes = 2 * kMiB});
+  const Replayed footprint_first =
+      replay_stream("mlp_train_small.trace.gz", StreamAllocatorOptions::footprint_first());
   EXPECT_LT(footprint_first.peak_reserved, kPyTorchPeakReserved);
   // Pages move in the first step only: 34 of them for three requests in 300 steps, each request
   // after one wait on the freeing stream.

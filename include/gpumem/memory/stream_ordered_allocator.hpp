@@ -94,6 +94,15 @@ struct StreamAllocatorOptions {
   std::uint64_t max_piece_bytes = 1 * kGiB;
   // What the allocations are counted as in the metrics.
   Category category = Category::Buffer;
+
+  // The defaults hold memory speed first, as cudaMallocAsync does: large pieces, nothing moved
+  // under the slack. Footprint first instead: pages of 2 MiB that move where they are needed,
+  // no idle slack (each move waits for the GPU work that freed the memory). For programs that
+  // make their memory once and reuse it for long, such as training loops (the PyTorch plug-in's
+  // choice); docs/PERFORMANCE.md compares the two.
+  static StreamAllocatorOptions footprint_first() {
+    return {.idle_slack_fraction = 0.0, .max_piece_bytes = 2 * kMiB};
+  }
 };
 
 struct StreamAllocatorStats {
