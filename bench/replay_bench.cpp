@@ -4,11 +4,12 @@
 // timing; each iteration builds a fresh allocator and the benchmark's time is replay()'s own
 // timed loop (manual time). Counters: ns_per_event (the traces' README's ns/op),
 // reserved_over_live (peak device memory held over peak live bytes), and the simulator's page
-// work per event: pages created (vm_creates, a cuMemCreate each on CUDA, ~12 us on an H200),
-// mapped (vm_maps, ~29 us each with cuMemSetAccess) and unmapped (vm_unmaps, ~20 us), and the
-// map calls those took (vm_map_calls; a run of neighbouring pages is one). On CUDA the cost is
-// per page whatever the calls, so the page counts predict the arena's GPU time, far better than
-// its time here.
+// work per event: pieces of physical memory created (vm_pieces_created, a cuMemCreate and a
+// cuMemMap + cuMemSetAccess each on CUDA, ~50 us on an H200 whatever their size), pieces mapped
+// and unmapped elsewhere (vm_piece_maps, vm_piece_unmaps: ~60 us a move), the pages those
+// pieces held (vm_creates, vm_maps, vm_unmaps) and the map calls (vm_map_calls; neighbouring
+// pieces map in one). On CUDA the cost is per piece, so the piece counts predict the arena's GPU
+// time, far better than its time here (bench/cuda_vmm_costs measures the costs).
 //
 // stream/<trace>/<backing> replay churn200k and llama_generate_kv through a StreamOrderedAllocator
 // on one stream (an ordering that does nothing: one stream records no event) and, in the same
@@ -78,6 +79,9 @@ void report(benchmark::State& state, const gpumem::SimDevice& sim,
   const auto pages = [&](std::uint64_t now, std::uint64_t then) {
     return per_event(static_cast<double>(now - then));
   };
+  state.counters["vm_pieces_created"] = pages(vm.creations, before.creations);
+  state.counters["vm_piece_maps"] = pages(vm.piece_maps, before.piece_maps);
+  state.counters["vm_piece_unmaps"] = pages(vm.piece_unmaps, before.piece_unmaps);
   state.counters["vm_creates"] = pages(vm.page_creations, before.page_creations);
   state.counters["vm_maps"] = pages(vm.maps, before.maps);
   state.counters["vm_unmaps"] = pages(vm.unmaps, before.unmaps);
