@@ -79,8 +79,8 @@ struct ArenaOptions {
   // than this much is idle; otherwise it makes new memory (a creation and a map, once), which
   // later placements then reuse in place. The trade-off: peak reserved may exceed peak live by
   // this fraction (plus the partly used pages at allocation ends), and in exchange less memory
-  // changes hands. Requests already go where pages stand when such a free range is near the good fit
-  // (mapped-first placement), which saves more moves than the slack did and lets it be 0.
+  // changes hands. Requests already go where pages stand when such a free range is near the good
+  // fit (mapped-first placement), which saves more moves than the slack did and lets it be 0.
   // Measured on the sim replays (page maps per 1,000 events / peak reserved over peak live),
   // mapped-first with 0: churn200k 18.9 / 1.059, llama_generate_kv 1.54 / 1.017, resnet50_train
   // 454 / 1.002; with 0.01: 13.0 / 1.058, 1.36 / 1.021, 444 / 1.006, but 1.10 on the 20k-event
