@@ -229,38 +229,6 @@ Allocator torch_caching_allocator(const std::string& library) {
   return a;
 }
 
-// What the page-mapped arena's driver calls cost on this machine, each timed over `n` calls:
-// creating a page, mapping it (cuMemMap + cuMemSetAccess), unmapping it, and synchronising an
-// idle device (what the allocator does before freed pages are unmapped).
-void print_vmm_costs(int n) {
-  gpumem::CudaDevice device;
-  gpumem::VirtualMemory* vm = device.virtual_memory();
-  if (vm == nullptr) {
-    fmt::print("{{\"vmm_costs\":\"no virtual memory management\"}}\n");
-    return;
-  }
-  const std::uint64_t page = vm->page_size(0);
-  const std::uint64_t base = vm->reserve(0, page * static_cast<std::uint64_t>(n));
-  std::vector<gpumem::PhysicalMemory> pages(static_cast<std::size_t>(n));
-  const auto time = [n](const std::function<void(int)>& f) {
-    const auto start = Clock::now();
-    for (int i = 0; i < n; ++i) f(i);
-    return static_cast<double>(std::chrono::nanoseconds(Clock::now() - start).count()) / n;
-  };
-  const auto at = [&](int i) { return base + page * static_cast<std::uint64_t>(i); };
-  const double create =
-      time([&](int i) { pages[static_cast<std::size_t>(i)] = vm->try_create(0, 1); });
-  const double map = time([&](int i) { vm->map(0, at(i), pages[static_cast<std::size_t>(i)]); });
-  const double unmap = time([&](int i) { vm->unmap(0, at(i)); });
-  const double release = time([&](int i) { vm->release(0, pages[static_cast<std::size_t>(i)]); });
-  const double sync = time([](int) { check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); });
-  vm->unreserve(0, base, page * static_cast<std::uint64_t>(n));
-  fmt::print(
-      "{{\"vmm_costs_ns\":{{\"page_bytes\":{},\"create\":{:.0f},\"map_and_access\":{:.0f},"
-      "\"unmap\":{:.0f},\"release\":{:.0f},\"device_synchronize\":{:.0f}}}}}\n",
-      page, create, map, unmap, release, sync);
-}
-
 double ratio(const Result& r) {
   return r.peak_live == 0 || r.peak_reserved == 0
              ? 0.0
@@ -305,8 +273,6 @@ int run(int argc, char** argv) {
   std::uint64_t threshold = std::numeric_limits<std::uint64_t>::max();
   check(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &threshold),
         "cudaMemPoolSetAttribute(ReleaseThreshold)");
-
-  print_vmm_costs(64);
 
   std::vector<gpumem::ReplayPlan> plans;
   plans.push_back(gpumem::plan_replay(gpumem::builtin_trace("churn200k")));
