@@ -316,7 +316,7 @@ PageArenaAllocator::CoverPlan PageArenaAllocator::plan_cover(std::uint32_t first
       }
       used[best] = true;
       const std::uint64_t pages = pieces_[candidates[best]].memory.pages;
-      plan.covers.push_back({.slot = at, .piece = candidates[best], .pages = pages});
+      plan.covers.push_back({.slot = at, .piece = candidates[best]});
       at += static_cast<std::uint32_t>(pages);
     }
     s = end + 1;
@@ -354,14 +354,15 @@ bool PageArenaAllocator::commit(std::uint32_t first, std::uint32_t last, const C
     const auto it = std::find(pool_.begin(), pool_.end(), c.piece);
     *it = pool_.back();
     pool_.pop_back();
-    pooled_pages_ -= c.pages;
+    pooled_pages_ -= pieces_[c.piece].memory.pages;
   }
   // Mapped in runs of neighbouring pieces, one call each.
   std::vector<PhysicalMemory> run;
   for (std::size_t i = 0; i < plan.covers.size();) {
     std::size_t j = i + 1;
     while (j < plan.covers.size() &&
-           plan.covers[j].slot == plan.covers[j - 1].slot + plan.covers[j - 1].pages) {
+           plan.covers[j].slot ==
+               plan.covers[j - 1].slot + pieces_[plan.covers[j - 1].piece].memory.pages) {
       ++j;
     }
     run.clear();
@@ -378,14 +379,16 @@ bool PageArenaAllocator::commit(std::uint32_t first, std::uint32_t last, const C
                               std::uint64_t{plan.covers[i].slot} << page_shift_, e.what()));
       for (std::size_t k = i; k < plan.covers.size(); ++k) {
         pool_.push_back(plan.covers[k].piece);
-        pooled_pages_ += plan.covers[k].pages;
+        pooled_pages_ += pieces_[plan.covers[k].piece].memory.pages;
       }
       return false;
     }
     for (std::size_t k = i; k < j; ++k) {
       const Cover& c = plan.covers[k];
       pieces_[c.piece].first = c.slot;
-      for (std::uint64_t n = 0; n < c.pages; ++n) slots_[c.slot + n].piece = c.piece;
+      for (std::uint64_t n = 0; n < pieces_[c.piece].memory.pages; ++n) {
+        slots_[c.slot + n].piece = c.piece;
+      }
       idle_push(c.piece);  // busy from the count below
     }
     i = j;

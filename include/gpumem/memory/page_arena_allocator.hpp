@@ -163,11 +163,10 @@ class PageArenaAllocator final : public HeapAllocator {
     std::uint32_t newer = kNone;
   };
   // Where a request's unmapped pages get memory from: piece `piece` (pooled, or idle elsewhere
-  // and moved) mapped from slot `slot`, or, with piece == kNone, a new piece of `pages` pages.
+  // and moved) mapped from slot `slot`.
   struct Cover {
     std::uint32_t slot = 0;
     std::uint32_t piece = kNone;
-    std::uint64_t pages = 0;
   };
   struct CoverPlan {
     std::vector<Cover> covers;
